@@ -1,0 +1,82 @@
+#include "server/model/device.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "torch/cuda.h"
+#include "ATen/Parallel.h"
+
+namespace prunegate {
+
+absl::StatusOr<c10::Device> ParseDevice(const std::string& name) {
+  const std::string n = absl::AsciiStrToLower(name);
+  if (n == "cpu") return c10::Device(c10::kCPU);
+  if (n == "cuda" || n.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (n.size() > 4 && !absl::SimpleAtoi(n.substr(5), &index)) {
+      return absl::InvalidArgumentError(absl::StrCat("bad device '", name, "': expected cuda:N"));
+    }
+    if (index < 0) return absl::InvalidArgumentError(absl::StrCat("bad device '", name, "'"));
+    if (!torch::cuda::is_available()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("device '", name, "' requested but this build of libtorch has no CUDA "
+                                         "device available"));
+    }
+    if (index >= static_cast<int>(torch::cuda::device_count())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "device '", name, "' does not exist: ", torch::cuda::device_count(), " CUDA devices"));
+    }
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown device '", name, "': expected cpu, cuda or cuda:N"));
+}
+
+absl::StatusOr<c10::ScalarType> ParseDType(const std::string& name) {
+  const std::string n = absl::AsciiStrToLower(name);
+  if (n == "float32" || n == "fp32" || n == "f32" || n == "float") return c10::kFloat;
+  if (n == "bfloat16" || n == "bf16") return c10::kBFloat16;
+  if (n == "float16" || n == "fp16" || n == "f16" || n == "half") return c10::kHalf;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown dtype '", name, "': expected float32, bfloat16 or float16"));
+}
+
+std::string DTypeName(c10::ScalarType dtype) {
+  switch (dtype) {
+    case c10::kFloat: return "float32";
+    case c10::kBFloat16: return "bfloat16";
+    case c10::kHalf: return "float16";
+    default: return c10::toString(dtype);
+  }
+}
+
+namespace {
+using SetFn = void (*)(int);
+using GetFn = int (*)();
+template <typename Fn>
+Fn BlasSymbol(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
+}
+}  // namespace
+
+void SetComputeThreads(int n) {
+  if (n <= 0) return;
+  // For BLAS libraries that read the environment lazily (before their first call).
+  setenv("OPENBLAS_NUM_THREADS", std::to_string(n).c_str(), 1);
+  setenv("OMP_NUM_THREADS", std::to_string(n).c_str(), 1);
+  at::set_num_threads(n);
+  if (auto fn = BlasSymbol<SetFn>("openblas_set_num_threads")) fn(n);
+}
+
+int TorchThreads() { return at::get_num_threads(); }
+
+int BlasThreads() {
+  if (auto fn = BlasSymbol<GetFn>("openblas_get_num_threads")) return fn();
+  return -1;
+}
+
+}  // namespace prunegate

@@ -1,0 +1,29 @@
+// Devices, dtypes and CPU thread settings for the engine.
+#ifndef PRUNEGATE_SERVER_MODEL_DEVICE_H_
+#define PRUNEGATE_SERVER_MODEL_DEVICE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "c10/core/Device.h"
+#include "c10/core/ScalarType.h"
+
+namespace prunegate {
+
+// "cpu", "cuda" or "cuda:N". INVALID_ARGUMENT for anything else; FAILED_PRECONDITION for cuda
+// when this libtorch has no CUDA or the ordinal does not exist.
+absl::StatusOr<c10::Device> ParseDevice(const std::string& name);
+// "float32"/"fp32"/"f32", "bfloat16"/"bf16", "float16"/"fp16"/"f16".
+absl::StatusOr<c10::ScalarType> ParseDType(const std::string& name);
+std::string DTypeName(c10::ScalarType dtype);  // "float32", "bfloat16", "float16"
+
+// Sets libtorch's intra-op threads and OpenBLAS's GEMM threads (OpenBLAS ignores libtorch's
+// setting; see TOOLCHAIN.md trap 4). n <= 0 leaves the defaults.
+void SetComputeThreads(int n);
+// The thread counts in force: libtorch intra-op and OpenBLAS (-1 when OpenBLAS is not loaded).
+int TorchThreads();
+int BlasThreads();
+
+}  // namespace prunegate
+
+#endif  // PRUNEGATE_SERVER_MODEL_DEVICE_H_
