@@ -10,8 +10,7 @@
 namespace prunegate::bench {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 absl::StatusOr<std::shared_ptr<const Model>> RandomModel(const ModelShape& s, uint64_t seed) {

@@ -81,18 +81,19 @@ int main(int argc, char** argv) {
   const double decode_tps = decode_n / best_decode;
   const double prefill_tps = prompt_n / best_prefill;
 
-  std::printf("model: %s hidden %ld, intermediate %ld, %ld layers, %ld/%ld heads, vocab %ld, %s, "
-              "%.1f M parameters\n",
-              shape.architecture.c_str(), shape.hidden, shape.intermediate, shape.layers,
-              shape.heads, shape.kv_heads, shape.vocab, shape.dtype.c_str(),
-              (*model)->parameter_count() / 1e6);
+  std::printf(
+      "model: %s hidden %ld, intermediate %ld, %ld layers, %ld/%ld heads, vocab %ld, %s, "
+      "%.1f M parameters\n",
+      shape.architecture.c_str(), shape.hidden, shape.intermediate, shape.layers, shape.heads,
+      shape.kv_heads, shape.vocab, shape.dtype.c_str(), (*model)->parameter_count() / 1e6);
   std::printf("threads: libtorch %d, OpenBLAS %d\n", TorchThreads(), BlasThreads());
   std::printf("read bandwidth: %.2f GB/s; weights streamed per decode token: %.1f MB\n",
               bandwidth / 1e9, bytes_per_token / 1e6);
   std::printf("prefill: %.1f tokens/s (%ld-token prompt)\n", prefill_tps, prompt_n);
-  std::printf("decode:  %.2f tokens/s; weight-streaming bound %.2f tokens/s; %.0f%% of bound "
-              "(goal >= 60%%)\n",
-              decode_tps, bound, 100 * decode_tps / bound);
+  std::printf(
+      "decode:  %.2f tokens/s; weight-streaming bound %.2f tokens/s; %.0f%% of bound "
+      "(goal >= 60%%)\n",
+      decode_tps, bound, 100 * decode_tps / bound);
   nlohmann::json j = {{"benchmark", "decode"},
                       {"arch", shape.architecture},
                       {"hidden", shape.hidden},

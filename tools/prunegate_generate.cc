@@ -75,8 +75,8 @@ int main(int argc, char** argv) {
   if (prompt.empty() == ids_flag.empty()) return Fail("give exactly one of --prompt or --ids");
   prunegate::SetComputeThreads(absl::GetFlag(FLAGS_threads));
 
-  auto model = prunegate::Model::Load(
-      dir, {absl::GetFlag(FLAGS_device), absl::GetFlag(FLAGS_dtype)});
+  auto model =
+      prunegate::Model::Load(dir, {absl::GetFlag(FLAGS_device), absl::GetFlag(FLAGS_dtype)});
   if (!model.ok()) return Fail(model.status().ToString());
   auto tokenizer = prunegate::LoadTokenizer(dir);
   if (!tokenizer.ok() && !prompt.empty()) return Fail(tokenizer.status().ToString());

@@ -11,10 +11,10 @@
 #define PG_CONCAT_(a, b) PG_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function if not OK.
-#define PG_RETURN_IF_ERROR(expr)                   \
-  do {                                             \
-    ::absl::Status pg_status_ = (expr);            \
-    if (!pg_status_.ok()) return pg_status_;       \
+#define PG_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status pg_status_ = (expr);      \
+    if (!pg_status_.ok()) return pg_status_; \
   } while (0)
 
 // `PG_ASSIGN_OR_RETURN(auto x, MakeX());` — assigns the value or returns the error.

@@ -4,11 +4,11 @@
 
 #include <cstdlib>
 
+#include "ATen/Parallel.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "torch/cuda.h"
-#include "ATen/Parallel.h"
 
 namespace prunegate {
 
@@ -23,8 +23,9 @@ absl::StatusOr<c10::Device> ParseDevice(const std::string& name) {
     if (index < 0) return absl::InvalidArgumentError(absl::StrCat("bad device '", name, "'"));
     if (!torch::cuda::is_available()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("device '", name, "' requested but this build of libtorch has no CUDA "
-                                         "device available"));
+          absl::StrCat("device '", name,
+                       "' requested but this build of libtorch has no CUDA "
+                       "device available"));
     }
     if (index >= static_cast<int>(torch::cuda::device_count())) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -47,10 +48,14 @@ absl::StatusOr<c10::ScalarType> ParseDType(const std::string& name) {
 
 std::string DTypeName(c10::ScalarType dtype) {
   switch (dtype) {
-    case c10::kFloat: return "float32";
-    case c10::kBFloat16: return "bfloat16";
-    case c10::kHalf: return "float16";
-    default: return c10::toString(dtype);
+    case c10::kFloat:
+      return "float32";
+    case c10::kBFloat16:
+      return "bfloat16";
+    case c10::kHalf:
+      return "float16";
+    default:
+      return c10::toString(dtype);
   }
 }
 

@@ -20,9 +20,9 @@ absl::StatusOr<GenerateResult> Generate(std::shared_ptr<const Model> model,
   }
   const int64_t limit = model->config().max_position_embeddings;
   if (static_cast<int64_t>(prompt.size()) + options.max_new_tokens > limit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prompt (", prompt.size(), " tokens) + max_new_tokens (", options.max_new_tokens,
-        ") exceeds max_position_embeddings ", limit));
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt (", prompt.size(), " tokens) + max_new_tokens (",
+                     options.max_new_tokens, ") exceeds max_position_embeddings ", limit));
   }
   PG_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Create(model, 1));
   Sampler sampler(options.sampling);
@@ -32,12 +32,12 @@ absl::StatusOr<GenerateResult> Generate(std::shared_ptr<const Model> model,
   result.prompt_ids = prompt;
   const int64_t n_prompt = prompt.size();
   if (options.keep_logits) {
-    result.logits =
-        torch::empty({n_prompt + options.max_new_tokens, model->config().vocab_size}, torch::kFloat);
+    result.logits = torch::empty({n_prompt + options.max_new_tokens, model->config().vocab_size},
+                                 torch::kFloat);
   }
-  PG_ASSIGN_OR_RETURN(at::Tensor logits,
-                      session->Feed({prompt}, options.keep_logits ? LogitsMode::kAll
-                                                                  : LogitsMode::kLast));
+  PG_ASSIGN_OR_RETURN(
+      at::Tensor logits,
+      session->Feed({prompt}, options.keep_logits ? LogitsMode::kAll : LogitsMode::kLast));
   if (options.keep_logits) {
     result.logits.narrow(0, 0, n_prompt).copy_(logits[0]);
     logits = logits[0][n_prompt - 1];

@@ -14,10 +14,14 @@ namespace {
 
 absl::StatusOr<c10::ScalarType> TorchType(DType d) {
   switch (d) {
-    case DType::kF32: return c10::kFloat;
-    case DType::kF16: return c10::kHalf;
-    case DType::kBF16: return c10::kBFloat16;
-    default: return absl::InvalidArgumentError("not a floating-point weight dtype");
+    case DType::kF32:
+      return c10::kFloat;
+    case DType::kF16:
+      return c10::kHalf;
+    case DType::kBF16:
+      return c10::kBFloat16;
+    default:
+      return absl::InvalidArgumentError("not a floating-point weight dtype");
   }
 }
 
@@ -40,8 +44,9 @@ absl::StatusOr<at::Tensor> ToTensor(const Checkpoint& ckpt, const std::string& k
   auto opts = torch::TensorOptions().dtype(*stored);
   at::Tensor t;
   if (aligned) {
-    t = torch::from_blob(const_cast<uint8_t*>(view->data), view->shape,
-                         [file](void*) { /* keeps the mapping alive */ }, opts);
+    t = torch::from_blob(
+        const_cast<uint8_t*>(view->data), view->shape,
+        [file](void*) { /* keeps the mapping alive */ }, opts);
   } else {
     t = torch::empty(view->shape, opts);
     std::memcpy(t.data_ptr(), view->data, view->nbytes);
@@ -82,9 +87,10 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dir,
     // they must agree, or the file is not what config.json says.
     if (w.lm_head.defined() && !w.lm_head.is_same(w.embed_tokens) &&
         (w.lm_head.sizes() != w.embed_tokens.sizes() || !torch::equal(w.lm_head, w.embed_tokens))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "checkpoint ", dir, ": tie_word_embeddings is true but lm_head.weight differs from "
-          "model.embed_tokens.weight"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint ", dir,
+                       ": tie_word_embeddings is true but lm_head.weight differs from "
+                       "model.embed_tokens.weight"));
     }
     w.lm_head = w.embed_tokens;
   } else if (!w.lm_head.defined()) {
@@ -168,8 +174,10 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromWeights(ModelConfig conf
   return std::shared_ptr<const Model>(std::move(model));
 }
 
-bool Model::tied() const { return weights_.lm_head.is_same(weights_.embed_tokens) ||
-  weights_.lm_head.storage().is_alias_of(weights_.embed_tokens.storage()); }
+bool Model::tied() const {
+  return weights_.lm_head.is_same(weights_.embed_tokens) ||
+         weights_.lm_head.storage().is_alias_of(weights_.embed_tokens.storage());
+}
 
 namespace {
 // Distinct storages (by data pointer) -> bytes.

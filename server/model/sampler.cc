@@ -14,7 +14,8 @@ absl::Status ValidateSamplingOptions(const SamplingOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("temperature must be >= 0 (0 = greedy), got ", o.temperature));
   }
-  if (o.top_k < 0) return absl::InvalidArgumentError(absl::StrCat("top_k must be >= 0, got ", o.top_k));
+  if (o.top_k < 0)
+    return absl::InvalidArgumentError(absl::StrCat("top_k must be >= 0, got ", o.top_k));
   if (!(o.top_p > 0 && o.top_p <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("top_p must be in (0, 1], got ", o.top_p));
   }

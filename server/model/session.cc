@@ -40,10 +40,9 @@ absl::StatusOr<at::Tensor> Session::Feed(const std::vector<std::vector<int64_t>>
     for (size_t i = 0; i < tokens[b].size(); ++i) {
       const int64_t id = tokens[b][i];
       if (id < 0 || id >= c.vocab_size) {
-        return absl::InvalidArgumentError(absl::StrCat("token id ", id, " at position ", i,
-                                                       " of sequence ", b,
-                                                       " is outside the vocabulary [0, ",
-                                                       c.vocab_size, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("token id ", id, " at position ", i, " of sequence ", b,
+                         " is outside the vocabulary [0, ", c.vocab_size, ")"));
       }
     }
     if (next_position_[b] + static_cast<int64_t>(tokens[b].size()) > c.max_position_embeddings) {
@@ -82,10 +81,12 @@ absl::StatusOr<at::Tensor> Session::Feed(const std::vector<std::vector<int64_t>>
   last_valid_ = in.valid;
   for (int64_t b = 0; b < batch_; ++b) next_position_[b] += tokens[b].size();
   switch (mode) {
-    case LogitsMode::kNone: return at::Tensor();
+    case LogitsMode::kNone:
+      return at::Tensor();
     case LogitsMode::kLast:
       return Transformer::Logits(*model_, last_hidden_.select(1, s - 1));
-    case LogitsMode::kAll: return Transformer::Logits(*model_, last_hidden_);
+    case LogitsMode::kAll:
+      return Transformer::Logits(*model_, last_hidden_);
   }
   return at::Tensor();
 }

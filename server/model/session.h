@@ -32,8 +32,7 @@ class Session {
   // INVALID_ARGUMENT: wrong number of sequences, every chunk empty, an id outside
   // [0, vocab_size), or a position beyond max_position_embeddings.
   absl::StatusOr<at::Tensor> Feed(const std::vector<std::vector<int64_t>>& tokens,
-                                  LogitsMode mode = LogitsMode::kLast,
-                                  SublayerTap* tap = nullptr);
+                                  LogitsMode mode = LogitsMode::kLast, SublayerTap* tap = nullptr);
   // One token per sequence; returns (B, V) logits.
   absl::StatusOr<at::Tensor> Step(const std::vector<int64_t>& ids, SublayerTap* tap = nullptr);
 

@@ -1,6 +1,7 @@
 // Text <-> token ids. Torch-free. Two implementations: SentencePiece `tokenizer.model`
-// (libsentencepiece) and Hugging Face `tokenizer.json` with a BPE model (byte-level family and
-// Metaspace/SentencePiece-style family). `LoadTokenizer` picks one for a checkpoint directory.
+// (our own reader, spm_model.h) and Hugging Face `tokenizer.json` with a BPE model (byte-level
+// family and Metaspace/SentencePiece-style family). `LoadTokenizer` picks one for a checkpoint
+// directory.
 #ifndef PRUNEGATE_SERVER_MODEL_TOKENIZER_H_
 #define PRUNEGATE_SERVER_MODEL_TOKENIZER_H_
 

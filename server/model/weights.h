@@ -16,18 +16,18 @@ namespace prunegate {
 // I = intermediate. A dropped sublayer has all its tensors (norm included) undefined.
 struct LayerWeights {
   // Attention sublayer: h = x + o_proj(attn(input_layernorm(x))).
-  at::Tensor input_norm;  // (H)
-  at::Tensor q_proj;      // (Q, H)
-  at::Tensor k_proj;      // (K, H)
-  at::Tensor v_proj;      // (K, H)
-  at::Tensor o_proj;      // (H, Q)
+  at::Tensor input_norm;              // (H)
+  at::Tensor q_proj;                  // (Q, H)
+  at::Tensor k_proj;                  // (K, H)
+  at::Tensor v_proj;                  // (K, H)
+  at::Tensor o_proj;                  // (H, Q)
   at::Tensor q_bias, k_bias, v_bias;  // (Q), (K), (K) — Qwen2 / attention_bias; else undefined
   at::Tensor o_bias;                  // (H) — attention_bias only
   // MLP sublayer: h = x + down(silu(gate(n)) * up(n)), n = post_attention_layernorm(x).
-  at::Tensor post_attention_norm;  // (H)
-  at::Tensor gate_proj;            // (I, H)
-  at::Tensor up_proj;              // (I, H)
-  at::Tensor down_proj;            // (H, I)
+  at::Tensor post_attention_norm;            // (H)
+  at::Tensor gate_proj;                      // (I, H)
+  at::Tensor up_proj;                        // (I, H)
+  at::Tensor down_proj;                      // (H, I)
   at::Tensor gate_bias, up_bias, down_bias;  // mlp_bias only
 
   bool has_attention() const { return q_proj.defined(); }

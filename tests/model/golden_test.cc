@@ -113,7 +113,7 @@ TEST(GenerateCliTest, JsonAndLogitsOutMatchGoldens) {
 
 TEST(GenerateCliTest, BadInputExitsNonZeroWithMessage) {
   const std::string bin = PRUNEGATE_GENERATE_BIN;
-  EXPECT_NE(std::system((bin + " --ids 1,2 2>/dev/null").c_str()), 0);          // no --model
+  EXPECT_NE(std::system((bin + " --ids 1,2 2>/dev/null").c_str()), 0);  // no --model
   EXPECT_NE(std::system((bin + " --model /nonexistent --ids 1 2>/dev/null").c_str()), 0);
   auto shared = ::prunegate::testing::SharedDir();
   if (!shared) return;

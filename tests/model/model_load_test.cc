@@ -21,8 +21,7 @@ using ::prunegate::testing::StatusIs;
 using ::testing::HasSubstr;
 
 std::string Write(FixtureVariant v, uint64_t seed = 1) {
-  const std::string dir =
-      MakeTempDir("pg-fixture-" + ::prunegate::testing::FixtureVariantName(v));
+  const std::string dir = MakeTempDir("pg-fixture-" + ::prunegate::testing::FixtureVariantName(v));
   auto s = ::prunegate::testing::WriteFixtureCheckpoint(dir, v, seed);
   EXPECT_TRUE(s.ok()) << s;
   return dir;
@@ -67,9 +66,11 @@ TEST_P(EveryVariantTest, LoadsAndDecodesIncrementallyLikeFullRecompute) {
   EXPECT_GT(full.std().item<double>(), 1e-3) << "fixture logits should not be degenerate";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, EveryVariantTest, ::testing::ValuesIn(::prunegate::testing::AllFixtureVariants()),
-    [](const auto& info) { return ::prunegate::testing::FixtureVariantName(info.param); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, EveryVariantTest,
+                         ::testing::ValuesIn(::prunegate::testing::AllFixtureVariants()),
+                         [](const auto& info) {
+                           return ::prunegate::testing::FixtureVariantName(info.param);
+                         });
 
 TEST(ModelLoadTest, ShardedEqualsUnsharded) {
   at::Tensor one = Logits(Write(FixtureVariant::kLlama));
@@ -153,8 +154,8 @@ TEST(ModelLoadTest, TiedConfigWithDifferentHeadIsRejected) {
     }
   }
   ASSERT_TRUE(::prunegate::testing::WriteCheckpointTensors(dir, spec.config, with_head).ok());
-  EXPECT_THAT(Model::Load(dir), StatusIs(absl::StatusCode::kInvalidArgument,
-                                         HasSubstr("lm_head.weight differs")));
+  EXPECT_THAT(Model::Load(dir),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lm_head.weight differs")));
 }
 
 TEST(ModelLoadTest, IntegerWeightIsRejectedWithItsName) {

@@ -1,13 +1,14 @@
 // The forward pass against a naive float64 reference written independently (per-head loops,
 // explicit masks, RoPE from the formula), plus the properties the probes rely on: KV-cache
 // decode == full recompute, left-padded batches == single sequences, taps read and replace.
+#include "server/model/transformer.h"
+
 #include <cmath>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "server/model/model.h"
 #include "server/model/session.h"
-#include "server/model/transformer.h"
 #include "tests/testing/status_matchers.h"
 #include "torch/torch.h"
 
@@ -83,8 +84,8 @@ std::vector<double> RefInvFreq(const ModelConfig& c) {
       if (wavelen > L / rs.low_freq_factor) {
         f /= rs.factor;
       } else if (wavelen >= L / rs.high_freq_factor) {
-        const double s = (L / wavelen - rs.low_freq_factor) /
-                         (rs.high_freq_factor - rs.low_freq_factor);
+        const double s =
+            (L / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
         f = (1 - s) * f / rs.factor + s * f;
       }
     }
@@ -234,37 +235,37 @@ TEST_P(ReferenceTest, LeftPaddedBatchEqualsSingleSequences) {
 
 INSTANTIATE_TEST_SUITE_P(
     Architectures, ReferenceTest,
-    ::testing::Values(
-        Variant{"llama_gqa", [](ModelConfig*) {}},
-        Variant{"mha", [](ModelConfig* c) { c->num_key_value_heads = 4; }},
-        Variant{"mqa", [](ModelConfig* c) { c->num_key_value_heads = 1; }},
-        Variant{"qwen2_bias_tied",
-                [](ModelConfig* c) {
-                  c->architecture = Architecture::kQwen2;
-                  c->qkv_bias = true;
-                  c->tie_word_embeddings = true;
-                }},
-        Variant{"llama_attention_bias", [](ModelConfig* c) { c->attention_bias = true; }},
-        Variant{"mistral_window",
-                [](ModelConfig* c) {
-                  c->architecture = Architecture::kMistral;
-                  c->sliding_window = 4;
-                }},
-        Variant{"head_dim_16", [](ModelConfig* c) { c->head_dim = 16; }},
-        Variant{"linear_rope",
-                [](ModelConfig* c) {
-                  c->rope_scaling.type = RopeScalingType::kLinear;
-                  c->rope_scaling.factor = 2.0;
-                }},
-        Variant{"llama3_rope",
-                [](ModelConfig* c) {
-                  c->rope_theta = 500000;
-                  c->rope_scaling.type = RopeScalingType::kLlama3;
-                  c->rope_scaling.factor = 8;
-                  c->rope_scaling.low_freq_factor = 1;
-                  c->rope_scaling.high_freq_factor = 4;
-                  c->rope_scaling.original_max_position_embeddings = 64;
-                }}),
+    ::testing::Values(Variant{"llama_gqa", [](ModelConfig*) {}},
+                      Variant{"mha", [](ModelConfig* c) { c->num_key_value_heads = 4; }},
+                      Variant{"mqa", [](ModelConfig* c) { c->num_key_value_heads = 1; }},
+                      Variant{"qwen2_bias_tied",
+                              [](ModelConfig* c) {
+                                c->architecture = Architecture::kQwen2;
+                                c->qkv_bias = true;
+                                c->tie_word_embeddings = true;
+                              }},
+                      Variant{"llama_attention_bias",
+                              [](ModelConfig* c) { c->attention_bias = true; }},
+                      Variant{"mistral_window",
+                              [](ModelConfig* c) {
+                                c->architecture = Architecture::kMistral;
+                                c->sliding_window = 4;
+                              }},
+                      Variant{"head_dim_16", [](ModelConfig* c) { c->head_dim = 16; }},
+                      Variant{"linear_rope",
+                              [](ModelConfig* c) {
+                                c->rope_scaling.type = RopeScalingType::kLinear;
+                                c->rope_scaling.factor = 2.0;
+                              }},
+                      Variant{"llama3_rope",
+                              [](ModelConfig* c) {
+                                c->rope_theta = 500000;
+                                c->rope_scaling.type = RopeScalingType::kLlama3;
+                                c->rope_scaling.factor = 8;
+                                c->rope_scaling.low_freq_factor = 1;
+                                c->rope_scaling.high_freq_factor = 4;
+                                c->rope_scaling.original_max_position_embeddings = 64;
+                              }}),
     [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
 
 TEST(RopeTest, Llama3FrequenciesFollowTheThreeBands) {
@@ -278,9 +279,12 @@ TEST(RopeTest, Llama3FrequenciesFollowTheThreeBands) {
   for (int64_t i = 0; i < inv.size(0); ++i) {
     EXPECT_NEAR(inv[i].item<double>(), ref[i], 1e-6 * ref[i]);
     const double base = std::pow(500000.0, -2.0 * i / 16), wl = 2 * M_PI / base;
-    if (wl > 64) ++low;
-    else if (wl < 16) ++high;
-    else ++mid;
+    if (wl > 64)
+      ++low;
+    else if (wl < 16)
+      ++high;
+    else
+      ++mid;
   }
   EXPECT_GT(low, 0);  // the chosen settings exercise every band
   EXPECT_GT(high, 0);

@@ -18,15 +18,15 @@ std::string MakeTempDir(const std::string& prefix);
 }  // namespace prunegate::testing
 
 // Skips the current test when ../shared is absent; otherwise evaluates to its path.
-#define PG_SHARED_DIR_OR_SKIP(var)                                                        \
-  std::string var;                                                                        \
-  do {                                                                                    \
-    auto pg_shared_ = ::prunegate::testing::SharedDir();                                  \
-    if (!pg_shared_) {                                                                    \
-      GTEST_SKIP() << "../shared (models and goldens for developers and CI) is absent; "  \
-                      "set PRUNEGATE_SHARED_DIR to run this test";                        \
-    }                                                                                     \
-    var = *pg_shared_;                                                                    \
+#define PG_SHARED_DIR_OR_SKIP(var)                                                       \
+  std::string var;                                                                       \
+  do {                                                                                   \
+    auto pg_shared_ = ::prunegate::testing::SharedDir();                                 \
+    if (!pg_shared_) {                                                                   \
+      GTEST_SKIP() << "../shared (models and goldens for developers and CI) is absent; " \
+                      "set PRUNEGATE_SHARED_DIR to run this test";                       \
+    }                                                                                    \
+    var = *pg_shared_;                                                                   \
   } while (0)
 
 #endif  // PRUNEGATE_TESTS_TESTING_PATHS_H_

@@ -32,8 +32,7 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
   const absl::Status& s = ::prunegate::testing::GetStatus(arg);
   *result_listener << "status: " << s.ToString();
   return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
 }
 
 }  // namespace prunegate::testing
@@ -42,9 +41,9 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
   PG_ASSERT_OK_AND_ASSIGN_IMPL_(PG_CONCAT_T_(pg_sor_, __LINE__), lhs, expr)
 #define PG_CONCAT_T_INNER_(a, b) a##b
 #define PG_CONCAT_T_(a, b) PG_CONCAT_T_INNER_(a, b)
-#define PG_ASSERT_OK_AND_ASSIGN_IMPL_(var, lhs, expr)      \
-  auto var = (expr);                                       \
-  ASSERT_TRUE(var.ok()) << var.status().ToString();        \
+#define PG_ASSERT_OK_AND_ASSIGN_IMPL_(var, lhs, expr) \
+  auto var = (expr);                                  \
+  ASSERT_TRUE(var.ok()) << var.status().ToString();   \
   lhs = std::move(var).value()
 
 #endif  // PRUNEGATE_TESTS_TESTING_STATUS_MATCHERS_H_
