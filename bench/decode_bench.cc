@@ -31,6 +31,17 @@ ABSL_FLAG(int, repeats, 3, "timed repetitions (best is reported)");
 
 using namespace prunegate;
 
+namespace {
+// Timestamps every sublayer so a decode step splits into attention, MLP and embedding + head.
+class TimingTap : public SublayerTap {
+ public:
+  void OnSublayer(int, Sublayer, const at::Tensor&, at::Tensor&) override {
+    stamps.push_back(bench::Now());
+  }
+  std::vector<double> stamps;
+};
+}  // namespace
+
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const int threads = absl::GetFlag(FLAGS_threads);
@@ -75,6 +86,28 @@ int main(int argc, char** argv) {
     best_prefill = std::min(best_prefill, t1 - t0);
     best_decode = std::min(best_decode, t3 - t2);
   }
+  // Where a decode step's time goes (one more instrumented pass over decode_n steps).
+  double attention_s = 0, mlp_s = 0, rest_s = 0;
+  {
+    auto session = Session::Create(*model).value();
+    c10::InferenceMode guard;
+    at::Tensor logits = session->Feed({prompt}, LogitsMode::kLast).value();
+    int64_t next = logits[0].argmax().item<int64_t>();
+    for (int64_t i = 0; i < decode_n; ++i) {
+      TimingTap tap;
+      const double t0 = bench::Now();
+      logits = session->Step({next}, &tap).value();
+      next = logits[0].argmax().item<int64_t>();
+      const double t1 = bench::Now();
+      double prev = t0;
+      for (size_t k = 0; k < tap.stamps.size(); ++k) {
+        (k % 2 == 0 ? attention_s : mlp_s) += tap.stamps[k] - prev;
+        prev = tap.stamps[k];
+      }
+      rest_s += t1 - prev;
+    }
+  }
+  // Bandwidth measured after the timed runs, in the same process and with the same threads.
   const double bandwidth = bench::MeasureReadBandwidth(threads);
   const int64_t bytes_per_token = bench::DecodeWeightBytes(**model);
   const double bound = bandwidth / static_cast<double>(bytes_per_token);
@@ -94,6 +127,10 @@ int main(int argc, char** argv) {
       "decode:  %.2f tokens/s; weight-streaming bound %.2f tokens/s; %.0f%% of bound "
       "(goal >= 60%%)\n",
       decode_tps, bound, 100 * decode_tps / bound);
+  std::printf(
+      "decode step breakdown: attention %.1f ms, MLP %.1f ms, final norm + LM head + "
+      "argmax %.1f ms\n",
+      1e3 * attention_s / decode_n, 1e3 * mlp_s / decode_n, 1e3 * rest_s / decode_n);
   nlohmann::json j = {{"benchmark", "decode"},
                       {"arch", shape.architecture},
                       {"hidden", shape.hidden},
@@ -112,7 +149,10 @@ int main(int argc, char** argv) {
                       {"read_bandwidth_gb_s", bandwidth / 1e9},
                       {"weight_bytes_per_token", bytes_per_token},
                       {"bound_tokens_per_s", bound},
-                      {"decode_fraction_of_bound", decode_tps / bound}};
+                      {"decode_fraction_of_bound", decode_tps / bound},
+                      {"decode_ms_attention", 1e3 * attention_s / decode_n},
+                      {"decode_ms_mlp", 1e3 * mlp_s / decode_n},
+                      {"decode_ms_head", 1e3 * rest_s / decode_n}};
   std::cout << j.dump() << std::endl;
   return 0;
 }

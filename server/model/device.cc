@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "torch/cuda.h"
+#include "torch/torch.h"
 
 namespace prunegate {
 
@@ -57,6 +58,20 @@ std::string DTypeName(c10::ScalarType dtype) {
     default:
       return c10::toString(dtype);
   }
+}
+
+absl::Status CheckComputeSupported(c10::Device device, c10::ScalarType dtype) {
+  try {
+    auto opts = torch::TensorOptions().dtype(dtype).device(device);
+    at::Tensor a = torch::ones({2, 2}, opts);
+    (void)torch::mm(a, a);
+    (void)torch::mv(a, a[0]);
+  } catch (const c10::Error& e) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        DTypeName(dtype), " matrix products are not available on ", device.str(),
+        " in this libtorch (", e.what_without_backtrace(), "); use bfloat16 or float32 on CPU"));
+  }
+  return absl::OkStatus();
 }
 
 namespace {

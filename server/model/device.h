@@ -17,6 +17,10 @@ absl::StatusOr<c10::Device> ParseDevice(const std::string& name);
 absl::StatusOr<c10::ScalarType> ParseDType(const std::string& name);
 std::string DTypeName(c10::ScalarType dtype);  // "float32", "bfloat16", "float16"
 
+// FAILED_PRECONDITION when this libtorch cannot run matrix products in `dtype` on `device`
+// (libtorch 1.13 has no float16 GEMM on CPU; 2.x does), probed with a 2x2 product.
+absl::Status CheckComputeSupported(c10::Device device, c10::ScalarType dtype);
+
 // Sets libtorch's intra-op threads and OpenBLAS's GEMM threads (OpenBLAS ignores libtorch's
 // setting; see TOOLCHAIN.md trap 4). n <= 0 leaves the defaults.
 void SetComputeThreads(int n);

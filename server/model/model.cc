@@ -61,6 +61,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dir,
                                                          const LoadOptions& options) {
   PG_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(options.device));
   PG_ASSIGN_OR_RETURN(c10::ScalarType dtype, ParseDType(options.dtype));
+  PG_RETURN_IF_ERROR(CheckComputeSupported(device, dtype));
   PG_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir));
   PG_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(dir));
 
@@ -165,6 +166,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromWeights(ModelConfig conf
   if (*dtype != c10::kFloat && *dtype != c10::kBFloat16 && *dtype != c10::kHalf) {
     return absl::InvalidArgumentError("weights must be float32, bfloat16 or float16");
   }
+  PG_RETURN_IF_ERROR(CheckComputeSupported(*device, *dtype));
   auto model = std::shared_ptr<Model>(new Model());
   model->config_ = std::move(config);
   model->weights_ = std::move(weights);

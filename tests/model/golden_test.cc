@@ -87,6 +87,21 @@ TEST(GoldenTest, Bfloat16StaysCloseAndMostlyAgrees) {
   EXPECT_GT(agree, 0.9);
 }
 
+TEST(GoldenTest, CudaMatchesGoldensWhenAGpuIsPresent) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: GPU check skipped";
+  PG_SHARED_DIR_OR_SKIP(shared);
+  GoldenCase c = ReadCase(shared + "/goldens/stories260K", "p3_quote");
+  PG_ASSERT_OK_AND_ASSIGN(auto model,
+                          Model::Load(shared + "/models/stories260K", {"cuda:0", "float32"}));
+  PG_ASSERT_OK_AND_ASSIGN(auto session, Session::Create(model));
+  PG_ASSERT_OK_AND_ASSIGN(at::Tensor logits, session->Feed({c.all_ids}, LogitsMode::kAll));
+  EXPECT_LE((logits[0].cpu() - c.logits).abs().max().item<double>(), 1e-4);
+  GenerateOptions options;
+  options.max_new_tokens = static_cast<int64_t>(c.generated_ids.size());
+  PG_ASSERT_OK_AND_ASSIGN(GenerateResult r, Generate(model, c.prompt_ids, options));
+  EXPECT_EQ(r.generated_ids, c.generated_ids);
+}
+
 // The CLI a user runs first: --ids, --json and --logits-out against the same goldens.
 TEST(GenerateCliTest, JsonAndLogitsOutMatchGoldens) {
   PG_SHARED_DIR_OR_SKIP(shared);

@@ -99,6 +99,27 @@ TEST(ModelLoadTest, ReducedPrecisionStaysCloseToFloat32) {
   EXPECT_EQ(bf16->dtype(), c10::kBFloat16);
 }
 
+TEST(ModelLoadTest, Float16OnCpuRunsOrSaysWhyNot) {
+  const std::string dir = Write(FixtureVariant::kLlama);
+  auto model = Model::Load(dir, {"cpu", "float16"});
+  if (model.ok()) {  // libtorch 2.x: float16 GEMM exists on CPU
+    at::Tensor ref = Logits(dir);
+    EXPECT_LT(MaxDiff(ref, Logits(dir, {"cpu", "float16"})), 0.01 * ref.abs().max().item<double>());
+  } else {  // libtorch 1.13: refused at load time, not with a crash mid-forward
+    EXPECT_THAT(model, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                HasSubstr("float16 matrix products are not available on cpu")));
+  }
+}
+
+TEST(ModelLoadTest, CudaWithoutCudaIsAPreconditionError) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "CUDA present: covered by the GPU tests";
+  const std::string dir = Write(FixtureVariant::kLlama);
+  EXPECT_THAT(Model::Load(dir, {"cuda:0", "float32"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no CUDA")));
+  EXPECT_THAT(Model::Load(dir, {"cuda:x", "float32"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cuda:N")));
+}
+
 TEST(ModelLoadTest, FloatStorageIsZeroCopy) {
   const std::string dir = Write(FixtureVariant::kLlama);
   PG_ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir));

@@ -1,0 +1,57 @@
+// Text about the knowledge base: training documents (profiles that state facts in varied
+// templates, generation-form Q/A blocks, multiple-choice blocks) and the pieces held-out items
+// are built from. Every question is "Q: <question> A: <canonical answer>" on one line; every
+// multiple-choice question is
+//   Q: <question>\nA. <value>\nB. <value>\nC. <value>\nD. <value>\nAnswer: <letter>
+// with three distractors drawn from the same attribute's other values.
+#ifndef PRUNEGATE_TOOLS_CORPUS_KNOWLEDGE_TEXT_H_
+#define PRUNEGATE_TOOLS_CORPUS_KNOWLEDGE_TEXT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tools/corpus/knowledge_base.h"
+#include "tools/corpus/rng.h"
+
+namespace prunegate::corpus {
+
+inline constexpr int kNumOptions = 4;
+inline constexpr char kOptionLetters[] = "ABCD";
+
+struct McQuestion {
+  std::string text;                 // "Q: ...\nA. red\n...\nD. pink\nAnswer:"
+  std::vector<std::string> values;  // the option values in letter order
+  int label = 0;                    // index of the correct value
+};
+
+class KnowledgeText {
+ public:
+  // `kb` must outlive this object.
+  explicit KnowledgeText(const KnowledgeBase& kb) : kb_(kb) {}
+
+  // Training documents. Each statement of a fact (entity e, attribute a) adds one to
+  // (*fact_counts)[e * num_attributes + a] when fact_counts is not null.
+  std::string MakeProfile(Rng* rng, std::vector<int64_t>* fact_counts) const;
+  std::string MakeQaBlock(Rng* rng, std::vector<int64_t>* fact_counts) const;
+  std::string MakeMcBlock(Rng* rng, std::vector<int64_t>* fact_counts) const;
+
+  // Template `tmpl` ({N}, {V}) filled for entity e and attribute a.
+  std::string Sentence(const std::string& tmpl, int e, int a) const;
+  // The canonical answer statement ("Bobo lives in the red house.").
+  std::string Answer(int e, int a) const;
+  // The canonical description of entity e: its six canonical answers in attribute order (the
+  // retrieval document; also one of the profile forms in training).
+  std::string Description(int e) const;
+  // A multiple-choice question asking `question_template` about (e, a), ending with "Answer:".
+  McQuestion MakeMc(const std::string& question_template, int e, int a, Rng* rng) const;
+
+  const KnowledgeBase& kb() const { return kb_; }
+
+ private:
+  const KnowledgeBase& kb_;
+};
+
+}  // namespace prunegate::corpus
+
+#endif  // PRUNEGATE_TOOLS_CORPUS_KNOWLEDGE_TEXT_H_
