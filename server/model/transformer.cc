@@ -44,7 +44,7 @@ AttentionContext Transformer::Prepare(const Model& model, const ForwardInput& in
   const ModelConfig& c = model.config();
   const int64_t b = in.ids.size(0), s = in.ids.size(1);
   auto opts = torch::TensorOptions().dtype(model.dtype()).device(model.device());
-  cache->Reserve(s, opts);
+  if (cache != nullptr) cache->Reserve(s, opts);
 
   AttentionContext ctx;
   ctx.pending = s;
@@ -55,10 +55,11 @@ AttentionContext Transformer::Prepare(const Model& model, const ForwardInput& in
   ctx.cos = emb.cos().to(model.dtype()).unsqueeze(1);
   ctx.sin = emb.sin().to(model.dtype()).unsqueeze(1);
 
-  const int64_t past = cache->length();
+  const int64_t past = cache != nullptr ? cache->length() : 0;
   const int64_t total = past + s;
   at::Tensor valid = in.valid.defined() ? in.valid : torch::ones({b, s}, opts.dtype(torch::kBool));
-  at::Tensor key_valid = torch::cat({cache->valid(), valid}, 1);  // (B, L)
+  at::Tensor key_valid =
+      cache != nullptr ? torch::cat({cache->valid(), valid}, 1) : valid;  // (B, L)
   const bool any_padding = !key_valid.all().item<bool>();
   const bool window = c.sliding_window > 0 && total > c.sliding_window;
   if (s == 1 && !any_padding && !window) return ctx;  // one new token sees everything
@@ -68,7 +69,8 @@ AttentionContext Transformer::Prepare(const Model& model, const ForwardInput& in
   at::Tensor k_slot = torch::arange(0, total, long_opts).view({1, 1, total});
   at::Tensor mask = (k_slot <= q_slot) & key_valid.unsqueeze(1);  // (B, S, L)
   if (window) {
-    at::Tensor key_pos = torch::cat({cache->positions(), in.positions}, 1);  // (B, L)
+    at::Tensor key_pos = cache != nullptr ? torch::cat({cache->positions(), in.positions}, 1)
+                                          : in.positions;  // (B, L)
     mask = mask & ((in.positions.unsqueeze(2) - key_pos.unsqueeze(1)) < c.sliding_window);
   }
   // A padding query row may see nothing; let it see itself so softmax stays finite.
@@ -81,7 +83,7 @@ void Transformer::Commit(const ForwardInput& in, KvCache* cache) {
   at::Tensor valid = in.valid.defined()
                          ? in.valid
                          : torch::ones(in.ids.sizes(), in.ids.options().dtype(torch::kBool));
-  cache->Advance(in.positions, valid);
+  if (cache != nullptr) cache->Advance(in.positions, valid);
 }
 
 at::Tensor Transformer::Embed(const Model& model, const at::Tensor& ids) {
@@ -118,9 +120,12 @@ at::Tensor Attention(const Model& model, const LayerWeights& l, int layer, const
   at::Tensor v = Linear(n, l.v_proj, l.v_bias).view({b, s, hkv, d}).transpose(1, 2);
   q = q * ctx.cos + RotateHalf(q) * ctx.sin;
   k = k * ctx.cos + RotateHalf(k) * ctx.sin;
-  cache->Write(layer, k, v);
-  at::Tensor keys = cache->keys(layer, ctx.pending);  // (B, KVH, L, D)
-  at::Tensor values = cache->values(layer, ctx.pending);
+  at::Tensor keys = k, values = v;  // (B, KVH, L, D)
+  if (cache != nullptr) {
+    cache->Write(layer, k, v);
+    keys = cache->keys(layer, ctx.pending);
+    values = cache->values(layer, ctx.pending);
+  }
   const int64_t total = keys.size(2);
   // Group the query heads that share a key/value head: (B, KVH, rep*S, D).
   at::Tensor qg = q.reshape({b, hkv, rep * s, d});

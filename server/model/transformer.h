@@ -48,7 +48,8 @@ struct AttentionContext {
 class Transformer {
  public:
   // Reserves S slots in `cache` and builds the context for feeding `input` after the cached
-  // tokens. Call Commit after every layer has run.
+  // tokens. Call Commit after every layer has run. Every `cache` argument may be null: the
+  // input then attends only to itself, with nothing stored (training, one-shot scoring).
   static AttentionContext Prepare(const Model& model, const ForwardInput& input, KvCache* cache);
   static void Commit(const ForwardInput& input, KvCache* cache);
 

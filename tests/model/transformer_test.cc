@@ -325,6 +325,28 @@ TEST(TapTest, VisitsEverySublayerInOrderAndCanReplaceOutputs) {
   EXPECT_EQ(dropped->bytes_shared_with(*model), dropped->bytes());
 }
 
+TEST(TransformerTest, CachelessForwardMatchesAndIsDifferentiable) {
+  ModelConfig c = SmallConfig();
+  ModelWeights w = RandomWeights(c, 5);
+  for (LayerWeights& l : w.layers) l.q_proj.set_requires_grad(true);
+  w.embed_tokens.set_requires_grad(true);
+  PG_ASSERT_OK_AND_ASSIGN(auto model, Model::FromWeights(c, w));
+  const auto ids = Ids(10, c.vocab_size);
+  at::Tensor t = torch::tensor(ids, torch::kLong).view({1, -1});
+  ForwardInput in{t, torch::arange(10, torch::kLong).view({1, -1}), at::Tensor()};
+  at::Tensor logits = Transformer::Logits(*model, Transformer::Forward(*model, in, nullptr));
+  at::Tensor ref;
+  {
+    c10::InferenceMode guard;
+    ref = FullLogits(model, ids);
+  }
+  EXPECT_LT(RelDiff(logits.detach()[0], ref), 1e-6);
+  torch::nn::functional::cross_entropy(logits[0].narrow(0, 0, 9), t[0].narrow(0, 1, 9)).backward();
+  ASSERT_TRUE(w.layers[1].q_proj.grad().defined());
+  EXPECT_GT(w.layers[1].q_proj.grad().abs().sum().item<double>(), 0);
+  EXPECT_GT(w.embed_tokens.grad().abs().sum().item<double>(), 0);
+}
+
 TEST(SessionTest, RejectsBadInputsAndKeepsWorking) {
   ModelConfig c = SmallConfig();
   c.max_position_embeddings = 8;
