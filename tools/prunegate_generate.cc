@@ -23,6 +23,7 @@
 #include "server/model/generate.h"
 #include "server/model/model.h"
 #include "server/model/tokenizer.h"
+#include "tools/cli_flags.h"
 #include "torch/torch.h"
 
 ABSL_FLAG(std::string, model, "", "checkpoint directory (config.json, *.safetensors, tokenizer)");
@@ -54,19 +55,8 @@ int main(int argc, char** argv) {
       "Generate with a Hugging Face checkpoint.\n  prunegate-generate --model DIR "
       "(--prompt TEXT | --ids 1,2,3) [--max_new_tokens N] [--temperature T] ...\n"
       "Flags accept dashes or underscores (--max-new-tokens).");
-  // absl flags use underscores; accept the dashed spellings users type.
-  std::vector<std::string> args(argv, argv + argc);
-  std::vector<char*> argv2;
-  for (auto& a : args) {
-    if (a.rfind("--", 0) == 0) {
-      const size_t eq = a.find('=');
-      for (size_t i = 2; i < std::min(eq, a.size()); ++i) {
-        if (a[i] == '-') a[i] = '_';
-      }
-    }
-    argv2.push_back(a.data());
-  }
-  absl::ParseCommandLine(static_cast<int>(argv2.size()), argv2.data());
+  std::vector<char*> args = prunegate::cli::DashesToUnderscores(argc, argv);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
   const std::string dir = absl::GetFlag(FLAGS_model);
   if (dir.empty()) return Fail("--model DIR is required");
