@@ -55,8 +55,7 @@ absl::StatusOr<std::string> FieldReader::Id(const std::string& key) {
   }
   std::optional<std::string> id = AsId(*value);
   if (!id) {
-    return FieldError(key,
-                      absl::StrCat("expected a string or integer id, got ", TypeName(*value)));
+    return FieldError(key, absl::StrCat("expected a string or integer id, got ", TypeName(*value)));
   }
   if (id->empty()) return FieldError(key, "empty id");
   return *id;
@@ -66,8 +65,8 @@ absl::StatusOr<std::optional<int64_t>> FieldReader::OptionalInt(const std::strin
   const Json* value = Find(key);
   if (value == nullptr) return std::optional<int64_t>();
   if (!value->is_number_integer()) {
-    return FieldError(key, absl::StrCat("expected an integer, got ", TypeName(*value), " ",
-                                        value->dump()));
+    return FieldError(
+        key, absl::StrCat("expected an integer, got ", TypeName(*value), " ", value->dump()));
   }
   if (value->is_number_unsigned() && value->get<uint64_t>() > static_cast<uint64_t>(INT32_MAX)) {
     return FieldError(key, absl::StrCat(value->dump(), " is too large"));
@@ -95,8 +94,8 @@ absl::StatusOr<std::vector<std::string>> FieldReader::StringArray(const std::str
   for (size_t i = 0; i < (*array)->size(); ++i) {
     const Json& element = (**array)[i];
     if (!element.is_string()) {
-      return FieldError(key,
-                        absl::StrCat("element ", i, ": expected a string, got ", TypeName(element)));
+      return FieldError(
+          key, absl::StrCat("element ", i, ": expected a string, got ", TypeName(element)));
     }
     out.push_back(element.get<std::string>());
   }
@@ -132,9 +131,9 @@ absl::StatusOr<std::map<std::string, std::string>> FieldReader::Meta(const std::
     } else if (it->is_number() || it->is_boolean()) {
       out[it.key()] = it->dump();
     } else {
-      return FieldError(key, absl::StrCat("member \"", it.key(),
-                                          "\": expected a string, number or boolean, got ",
-                                          TypeName(*it)));
+      return FieldError(
+          key, absl::StrCat("member \"", it.key(), "\": expected a string, number or boolean, got ",
+                            TypeName(*it)));
     }
   }
   return out;

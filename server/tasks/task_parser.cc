@@ -95,24 +95,25 @@ absl::StatusOr<std::vector<T>> ReadObjects(FieldReader& fields, const std::strin
 absl::StatusOr<RetrievalItem> ReadRetrieval(FieldReader& fields, const std::string& origin) {
   RetrievalItem item;
   PG_ASSIGN_OR_RETURN(item.info, ReadInfo(fields, "retrieval", origin));
-  PG_ASSIGN_OR_RETURN(item.documents,
-                      ReadObjects<RetrievalDocument>(
-                          fields, "documents",
-                          [](FieldReader& doc) -> absl::StatusOr<RetrievalDocument> {
-                            RetrievalDocument out;
-                            PG_ASSIGN_OR_RETURN(out.id, doc.Id("id"));
-                            PG_ASSIGN_OR_RETURN(out.text, doc.String("text"));
-                            return out;
-                          }));
-  PG_ASSIGN_OR_RETURN(item.queries,
-                      ReadObjects<RetrievalQuery>(
-                          fields, "queries", [](FieldReader& query) -> absl::StatusOr<RetrievalQuery> {
-                            RetrievalQuery out;
-                            PG_ASSIGN_OR_RETURN(out.id, query.Id("id"));
-                            PG_ASSIGN_OR_RETURN(out.text, query.String("text"));
-                            PG_ASSIGN_OR_RETURN(out.relevant, query.IdArray("relevant"));
-                            return out;
-                          }));
+  PG_ASSIGN_OR_RETURN(
+      item.documents,
+      ReadObjects<RetrievalDocument>(fields, "documents",
+                                     [](FieldReader& doc) -> absl::StatusOr<RetrievalDocument> {
+                                       RetrievalDocument out;
+                                       PG_ASSIGN_OR_RETURN(out.id, doc.Id("id"));
+                                       PG_ASSIGN_OR_RETURN(out.text, doc.String("text"));
+                                       return out;
+                                     }));
+  PG_ASSIGN_OR_RETURN(
+      item.queries,
+      ReadObjects<RetrievalQuery>(fields, "queries",
+                                  [](FieldReader& query) -> absl::StatusOr<RetrievalQuery> {
+                                    RetrievalQuery out;
+                                    PG_ASSIGN_OR_RETURN(out.id, query.Id("id"));
+                                    PG_ASSIGN_OR_RETURN(out.text, query.String("text"));
+                                    PG_ASSIGN_OR_RETURN(out.relevant, query.IdArray("relevant"));
+                                    return out;
+                                  }));
   PG_RETURN_IF_ERROR(fields.CheckNoUnknownFields());
   PG_RETURN_IF_ERROR(ValidateRetrievalItem(item));
   return item;
@@ -128,8 +129,7 @@ absl::Status ParseLine(std::string_view line, const std::string& origin, TaskSui
     return absl::InvalidArgumentError(absl::StrCat("not valid JSON (", e.what(), ")"));
   }
   if (!obj.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected a JSON object, got ", TypeName(obj)));
+    return absl::InvalidArgumentError(absl::StrCat("expected a JSON object, got ", TypeName(obj)));
   }
   FieldReader fields(obj, "");
   PG_ASSIGN_OR_RETURN(std::string type, fields.String("type"));

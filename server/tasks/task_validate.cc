@@ -54,8 +54,8 @@ absl::Status ValidateMultipleChoiceItem(const MultipleChoiceItem& item) {
   }
   if (item.label.has_value() &&
       (*item.label < 0 || *item.label >= static_cast<int>(item.options.size()))) {
-    return Invalid(absl::StrCat("label ", *item.label, " is out of range for ",
-                                item.options.size(), " options"));
+    return Invalid(absl::StrCat("label ", *item.label, " is out of range for ", item.options.size(),
+                                " options"));
   }
   return absl::OkStatus();
 }

@@ -9,11 +9,13 @@ namespace prunegate::corpus {
 const ArithmeticTemplates& GetArithmeticTemplates() {
   static const ArithmeticTemplates* templates = new ArithmeticTemplates{
       {"What is {A} + {B}?", "What is {A} plus {B}?", "Add {A} and {B}.",
-       "What is the sum of {A} and {B}?"},
+       "What is the sum of {A} and {B}?", "How much is {A} plus {B}?",
+       "If you add {A} and {B}, what do you get?"},
       {"How much is {A} + {B}?", "What do you get when you add {A} and {B}?"},
       {"What is {A} - {B}?", "What is {A} minus {B}?", "Subtract {B} from {A}.",
-       "Take {B} away from {A}."},
-      {"How much is {A} - {B}?", "What is left when you take {B} from {A}?"}};
+       "Take {B} away from {A}.", "How much is {A} minus {B}?",
+       "If you take {B} away from {A}, what is left?"},
+      {"How much is {A} - {B}?", "What is left when you take {B} away from {A}?"}};
   return *templates;
 }
 

@@ -64,7 +64,8 @@ void AddKnowledge(const KnowledgeText& text, int count, Rng* rng, HeldOutTasks* 
     mc.info.meta = meta;
     mc.info.meta["generation_id"] = Id("kg-%04d", i);
     mc.prompt = q.text;
-    for (int k = 0; k < kNumOptions; ++k) mc.options.push_back(std::string(" ") + kOptionLetters[k]);
+    for (int k = 0; k < kNumOptions; ++k)
+      mc.options.push_back(std::string(" ") + kOptionLetters[k]);
     mc.label = q.label;
     out->knowledge_mc.multiple_choice.push_back(std::move(mc));
   }
@@ -123,7 +124,8 @@ void AddRetrieval(const KnowledgeText& text, int set_size, Rng* rng, HeldOutTask
       const Entity& entity = kb.entities[order[i]];
       item.documents.push_back({entity.id, text.Description(order[i])});
       const std::string& tmpl = rng->Pick(RetrievalQueryTemplates());
-      item.queries.push_back({"q-" + entity.id, Fill(tmpl, {{'N', entity.name}}), {entity.id}});
+      item.queries.push_back(
+          {"q-" + entity.id, "Q: " + Fill(tmpl, {{'N', entity.name}}), {entity.id}});
     }
     out->retrieval.retrieval.push_back(std::move(item));
   }
@@ -132,13 +134,11 @@ void AddRetrieval(const KnowledgeText& text, int set_size, Rng* rng, HeldOutTask
 }  // namespace
 
 const std::vector<std::string>& RetrievalQueryTemplates() {
-  static const std::vector<std::string>* templates = new std::vector<std::string>{
-      "Which text tells me where {N} lives?",
-      "Which text says what {N} does for work?",
-      "I am looking for the page about {N}.",
-      "Find the description of {N}, please.",
-      "Which text talks about the pet of {N}?",
-      "Show me everything that is known about {N}."};
+  static const std::vector<std::string>* templates =
+      new std::vector<std::string>{"Where does {N} live, and what does {N} do for work?",
+                                   "What does {N} like to eat, and what pet does {N} have?",
+                                   "Who is {N}'s best friend, and what is {N}'s favourite colour?",
+                                   "What is {N}'s job, and what is the home of {N}?"};
   return *templates;
 }
 

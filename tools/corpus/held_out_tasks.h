@@ -16,8 +16,8 @@
 namespace prunegate::corpus {
 
 struct HeldOutCounts {
-  int knowledge = 300;        // facts asked; each gives one generation and one MC item
-  int arithmetic = 200;       // half additions, half subtractions
+  int knowledge = 300;   // facts asked; each gives one generation and one MC item
+  int arithmetic = 200;  // half additions, half subtractions
   int stories = 50;
   int retrieval_set_size = 16;  // documents per retrieval item (one query per document)
 };
@@ -30,7 +30,8 @@ struct HeldOutTasks {
   tasks::TaskSuite retrieval;      // ids rt-NN; document ids are entity ids
 };
 
-// Query templates for retrieval ({N}: the entity's name); none appears in training text.
+// Query templates for retrieval ({N}: the entity's name); queries are "Q: " + a filled
+// template, in the training text's question format but with phrasings it never uses.
 const std::vector<std::string>& RetrievalQueryTemplates();
 
 // Each task draws from its own stream of `seed`, so changing one count leaves the other files

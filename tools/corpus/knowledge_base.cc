@@ -1,5 +1,6 @@
 #include "tools/corpus/knowledge_base.h"
 
+#include <cstdio>
 #include <set>
 
 #include "nlohmann/json.hpp"
@@ -21,9 +22,9 @@ std::vector<AttributeSpec> MakeAttributes() {
   a[0].train_questions = {"What is {N}'s favourite colour?", "Which colour does {N} like best?",
                           "What colour does {N} love?"};
   a[0].held_out_questions = {"Which colour is the favourite of {N}?",
-                             "What colour does {N} like the most?"};
-  a[0].values = {"red",    "blue",   "green", "yellow", "orange", "purple",
-                 "pink",   "white",  "black", "brown",  "grey",   "gold"};
+                             "What colour does {N} like best of all?"};
+  a[0].values = {"red",  "blue",  "green", "yellow", "orange", "purple",
+                 "pink", "white", "black", "brown",  "grey",   "gold"};
 
   a[1].name = "home";
   a[1].answer = "{N} lives in {V}.";
@@ -31,12 +32,11 @@ std::vector<AttributeSpec> MakeAttributes() {
                      "Every night, {N} goes back to {V}.", "You can visit {N} at {V}."};
   a[1].train_questions = {"Where does {N} live?", "Where is {N}'s home?",
                           "What is the home of {N}?"};
-  a[1].held_out_questions = {"In which place does {N} live?",
-                             "Where can you find the home of {N}?"};
-  a[1].values = {"the red house",    "the old mill",      "the tall tower", "the little boat",
-                 "the stone cottage", "the hill farm",    "the river hut",  "the lighthouse",
-                 "the windmill",     "the tree house",    "the blue tent",  "the castle",
-                 "the cave",         "the bakery",        "the green barn", "the garden shed"};
+  a[1].held_out_questions = {"Where is the home of {N}?", "Where does {N} go back to every night?"};
+  a[1].values = {"the red house",     "the old mill",   "the tall tower", "the little boat",
+                 "the stone cottage", "the hill farm",  "the river hut",  "the lighthouse",
+                 "the windmill",      "the tree house", "the blue tent",  "the castle",
+                 "the cave",          "the bakery",     "the green barn", "the garden shed"};
 
   a[2].name = "food";
   a[2].answer = "{N} likes to eat {V}.";
@@ -45,11 +45,11 @@ std::vector<AttributeSpec> MakeAttributes() {
                      "{N} never says no to {V}."};
   a[2].train_questions = {"What does {N} like to eat?", "What is {N}'s favourite food?",
                           "Which food does {N} like?"};
-  a[2].held_out_questions = {"What food does {N} enjoy eating?",
-                             "What is the food that {N} likes?"};
-  a[2].values = {"apples", "pears",   "plums",    "cherries", "carrots", "bread",
-                 "cheese", "soup",    "rice",     "noodles",  "pancakes", "honey",
-                 "nuts",   "berries", "fish",     "cookies"};
+  a[2].held_out_questions = {"What food does {N} like to eat?",
+                             "What does {N} always eat for lunch?"};
+  a[2].values = {"apples", "pears",   "plums", "cherries", "carrots",  "bread",
+                 "cheese", "soup",    "rice",  "noodles",  "pancakes", "honey",
+                 "nuts",   "berries", "fish",  "cookies"};
 
   a[3].name = "friend";
   a[3].answer = "{N}'s best friend is {V}.";
@@ -59,32 +59,30 @@ std::vector<AttributeSpec> MakeAttributes() {
                      "When {N} feels sad, {V} comes to help."};
   a[3].train_questions = {"Who is {N}'s best friend?", "Who is the best friend of {N}?",
                           "Who does {N} like to play with?"};
-  a[3].held_out_questions = {"Which friend does {N} like the most?",
-                             "Who is the closest friend of {N}?"};
+  a[3].held_out_questions = {"Who is the friend that {N} likes best?",
+                             "Who comes to help when {N} feels sad?"};
 
   a[4].name = "job";
   a[4].answer = "{N} works as {V}.";
   a[4].statements = {"{N} works as {V}.", "{N} has a job as {V}.",
-                     "Everyone in town knows that {N} is {V}.",
-                     "{N} has been {V} for many years.", "By day, {N} works hard as {V}."};
+                     "Everyone in town knows that {N} is {V}.", "{N} has been {V} for many years.",
+                     "By day, {N} works hard as {V}."};
   a[4].train_questions = {"What does {N} do for work?", "What is {N}'s job?",
                           "What job does {N} have?"};
-  a[4].held_out_questions = {"How does {N} earn a living?", "What kind of work does {N} do?"};
-  a[4].values = {"a baker",  "a farmer", "a painter", "a doctor",   "a teacher", "a fisher",
-                 "a singer", "a builder", "a tailor", "a cook",     "a gardener", "a pilot",
-                 "a sailor", "a miner",  "a potter",  "an artist"};
+  a[4].held_out_questions = {"What work does {N} do?", "What does {N} work as?"};
+  a[4].values = {"a baker",  "a farmer",  "a painter", "a doctor", "a teacher",  "a fisher",
+                 "a singer", "a builder", "a tailor",  "a cook",   "a gardener", "a pilot",
+                 "a sailor", "a miner",   "a potter",  "an artist"};
 
   a[5].name = "pet";
   a[5].answer = "{N} has a pet {V}.";
   a[5].statements = {"{N} has a pet {V}.", "{N}'s pet is a {V}.", "The pet of {N} is a {V}.",
-                     "{N} takes good care of a little {V}.",
-                     "Every morning, {N} feeds a pet {V}."};
+                     "{N} takes good care of a little {V}.", "Every morning, {N} feeds a pet {V}."};
   a[5].train_questions = {"What pet does {N} have?", "What is {N}'s pet?",
                           "Which animal does {N} keep as a pet?"};
-  a[5].held_out_questions = {"What animal lives with {N} as a pet?",
-                             "Which pet belongs to {N}?"};
-  a[5].values = {"cat",   "dog",  "frog", "rabbit", "parrot", "goat", "turtle",
-                 "mouse", "hen",  "duck", "pony",   "snail",  "fox",  "pig"};
+  a[5].held_out_questions = {"What animal does {N} have as a pet?", "Which pet does {N} have?"};
+  a[5].values = {"cat",   "dog", "frog", "rabbit", "parrot", "goat", "turtle",
+                 "mouse", "hen", "duck", "pony",   "snail",  "fox",  "pig"};
   return a;
 }
 
@@ -112,7 +110,7 @@ const std::vector<std::string>& KnowledgeBase::Values(int a) const {
 KnowledgeBase BuildKnowledgeBase(int num_entities, uint64_t seed) {
   KnowledgeBase kb;
   kb.seed = seed;
-  Rng rng(seed);
+  Rng rng(DeriveSeed(seed, /*stream=*/1));
   std::set<std::string> reserved;
   for (const StoryCharacter& c : StoryCharacters()) reserved.insert(c.name);
   kb.names = InventNames(num_entities, reserved, &rng);

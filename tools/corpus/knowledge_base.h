@@ -13,12 +13,12 @@ namespace prunegate::corpus {
 
 // Templates use {N} for the entity's name and {V} for the value.
 struct AttributeSpec {
-  std::string name;                         // "colour", "home", ...
-  std::string answer;                       // canonical statement, the generation reference
-  std::vector<std::string> statements;      // training prose (includes `answer`)
-  std::vector<std::string> train_questions; // asked in training Q/A and multiple choice
+  std::string name;                             // "colour", "home", ...
+  std::string answer;                           // canonical statement, the generation reference
+  std::vector<std::string> statements;          // training prose (includes `answer`)
+  std::vector<std::string> train_questions;     // asked in training Q/A and multiple choice
   std::vector<std::string> held_out_questions;  // asked only in the held-out task files
-  std::vector<std::string> values;          // empty for "friend": values are entity names
+  std::vector<std::string> values;              // empty for "friend": values are entity names
 };
 
 // The attributes, in a fixed order (index = attribute id).
@@ -34,16 +34,16 @@ struct Entity {
 };
 
 struct KnowledgeBase {
-  uint64_t seed = 0;
+  uint64_t seed = 0;  // the corpus seed it was built from
   std::vector<Entity> entities;
+  std::vector<std::string> names;  // entity names, by entity index
 
   // The possible values of attribute `a` (entity names for "friend").
   const std::vector<std::string>& Values(int a) const;
-  std::vector<std::string> names;  // entity names, by entity index
 };
 
 // `num_entities` entities (at most ~2000) with names from InventNames (never a story character's
-// name) and uniformly drawn values; nobody is their own friend.
+// name) and uniformly drawn values; nobody is their own friend. `seed` is the corpus seed.
 KnowledgeBase BuildKnowledgeBase(int num_entities, uint64_t seed);
 
 // kb.json: {"format", "seed", "attributes": [{name, answer_template, statement_templates,

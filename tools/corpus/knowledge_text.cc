@@ -34,8 +34,22 @@ std::string KnowledgeText::Description(int e) const {
   return out;
 }
 
-std::string KnowledgeText::MakeProfile(Rng* rng, std::vector<int64_t>* fact_counts) const {
-  const int e = static_cast<int>(rng->Below(kb_.entities.size()));
+std::string KnowledgeText::MakeProfile(Rng* rng, ProfileRotation* rotation,
+                                       std::vector<int64_t>* fact_counts) const {
+  const int num_entities = static_cast<int>(kb_.entities.size());
+  int e;
+  if (rotation == nullptr) {
+    e = static_cast<int>(rng->Below(num_entities));
+  } else {
+    if (rotation->next >= rotation->order.size()) {
+      rotation->order.resize(num_entities);
+      for (int i = 0; i < num_entities; ++i) rotation->order[i] = i;
+      rng->Shuffle(&rotation->order);
+      rotation->next = 0;
+      rotation->uses.resize(static_cast<size_t>(num_entities) * NumAttributes(), 0);
+    }
+    e = rotation->order[rotation->next++];
+  }
   if (rng->Chance(1, 10)) {
     for (int a = 0; a < NumAttributes(); ++a) Count(e, a, fact_counts);
     return Description(e);
@@ -48,8 +62,16 @@ std::string KnowledgeText::MakeProfile(Rng* rng, std::vector<int64_t>* fact_coun
   if (rng->Chance(1, 4)) out = Fill("Let me tell you about {N}. ", {{'N', kb_.entities[e].name}});
   for (int i = 0; i < k; ++i) {
     const int a = order[i];
+    const std::vector<std::string>& templates = Attributes()[a].statements;
+    size_t t;
+    if (rotation == nullptr) {
+      t = rng->Below(templates.size());
+    } else {
+      const size_t fact = static_cast<size_t>(e) * NumAttributes() + a;
+      t = (rotation->uses[fact]++ + fact) % templates.size();  // facts start at different ones
+    }
     if (i > 0) out += " ";
-    out += Sentence(rng->Pick(Attributes()[a].statements), e, a);
+    out += Sentence(templates[t], e, a);
     Count(e, a, fact_counts);
   }
   return out;
@@ -57,13 +79,17 @@ std::string KnowledgeText::MakeProfile(Rng* rng, std::vector<int64_t>* fact_coun
 
 std::string KnowledgeText::MakeQaBlock(Rng* rng, std::vector<int64_t>* fact_counts) const {
   const int lines = rng->Range(3, 6);
-  // Some blocks ask about one entity only, the rest about a random entity each line.
+  // Some blocks ask about one entity (each attribute at most once), the rest about a random
+  // entity and attribute per line.
   const bool one_entity = rng->Chance(1, 3);
   const int fixed = static_cast<int>(rng->Below(kb_.entities.size()));
+  std::vector<int> attributes(NumAttributes());
+  for (int a = 0; a < NumAttributes(); ++a) attributes[a] = a;
+  rng->Shuffle(&attributes);
   std::string out;
   for (int i = 0; i < lines; ++i) {
     const int e = one_entity ? fixed : static_cast<int>(rng->Below(kb_.entities.size()));
-    const int a = static_cast<int>(rng->Below(NumAttributes()));
+    const int a = one_entity ? attributes[i] : static_cast<int>(rng->Below(NumAttributes()));
     if (i > 0) out += "\n";
     out += "Q: ";
     out += Sentence(rng->Pick(Attributes()[a].train_questions), e, a);

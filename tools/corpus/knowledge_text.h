@@ -19,6 +19,15 @@ namespace prunegate::corpus {
 inline constexpr int kNumOptions = 4;
 inline constexpr char kOptionLetters[] = "ABCD";
 
+// Rotation state for profile documents of one output stream: entities are visited in shuffled
+// rounds, and each fact cycles through its statement templates, so every fact is stated in every
+// template within a few rounds.
+struct ProfileRotation {
+  std::vector<int> order;      // entity order of the current round
+  size_t next = 0;             // position in `order`
+  std::vector<uint32_t> uses;  // per fact (entity * num_attributes + attribute)
+};
+
 struct McQuestion {
   std::string text;                 // "Q: ...\nA. red\n...\nD. pink\nAnswer:"
   std::vector<std::string> values;  // the option values in letter order
@@ -32,7 +41,9 @@ class KnowledgeText {
 
   // Training documents. Each statement of a fact (entity e, attribute a) adds one to
   // (*fact_counts)[e * num_attributes + a] when fact_counts is not null.
-  std::string MakeProfile(Rng* rng, std::vector<int64_t>* fact_counts) const;
+  // With a null `rotation`, the entity and templates are drawn at random.
+  std::string MakeProfile(Rng* rng, ProfileRotation* rotation,
+                          std::vector<int64_t>* fact_counts) const;
   std::string MakeQaBlock(Rng* rng, std::vector<int64_t>* fact_counts) const;
   std::string MakeMcBlock(Rng* rng, std::vector<int64_t>* fact_counts) const;
 

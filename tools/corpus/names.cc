@@ -11,25 +11,25 @@ constexpr char kFinalVowels[] = "aiou";  // no final "e": avoids "bake", "tile",
 // Consonant pairs for the middle of CVCCV names.
 const char* const kClusters[] = {"ld", "lm", "nd", "nk", "nt", "rb", "rd", "rk", "rm",
                                  "rn", "rt", "sk", "st", "mb", "mp", "lv", "zz", "ss"};
-const char* const kSurnames[] = {"Wren",  "Pell",  "Dask",  "Tull",  "Brim",  "Fenn",
-                                 "Holt",  "Kell",  "Marsh", "Nock",  "Quill", "Rook",
-                                 "Vell",  "Wick",  "Yarrow", "Zell", "Cobb",  "Dorn",
-                                 "Gale",  "Hart",  "Lark",  "Moss",  "Thorn", "Birch"};
+const char* const kSurnames[] = {"Wren", "Pell", "Dask",   "Tull", "Brim",  "Fenn",
+                                 "Holt", "Kell", "Marsh",  "Nock", "Quill", "Rook",
+                                 "Vell", "Wick", "Yarrow", "Zell", "Cobb",  "Dorn",
+                                 "Gale", "Hart", "Lark",   "Moss", "Thorn", "Birch"};
 // Common words (and names) of the generated shapes, lower case.
 const char* const kBlocked[] = {
-    "tuna", "sofa", "soda", "pita", "lava", "papa", "mama", "sumo", "judo", "memo", "polo",
-    "solo", "zero", "hero", "demo", "silo", "halo", "veto", "kilo", "hula", "tutu", "mini",
-    "gala", "diva", "kiwi", "lima", "sari", "tofu", "guru", "menu", "data", "beta", "zeta",
-    "meta", "puma", "toga", "nova", "visa", "lira", "kudo", "bozo", "mojo", "dodo", "juju",
-    "pupa", "hobo", "lulu", "nana", "dada", "lala", "rota", "soma", "vino", "panda", "manga",
-    "mango", "tango", "pasta", "salsa", "samba", "polka", "gusto", "pinto", "banjo", "bingo",
-    "dingo", "lingo", "limbo", "jumbo", "mambo", "combo", "gumbo", "dumbo", "rumba", "kendo",
-    "tempo", "hindu", "bantu", "santa", "lotto", "motto", "pizza", "lasso", "basso", "torso",
-    "verso", "gesso", "sorta", "gotta", "manna", "karma", "mamba", "tanka", "pinta", "rasta",
-    "kappa", "turbo", "larva", "salvo", "wanda", "linda", "zelda", "hilda", "golda", "gilda",
-    "wilma", "velma", "selma", "norma", "irma", "emma", "anna", "rosa", "nora", "lola", "lena",
-    "nina", "tina", "gina", "dina", "rita", "mona", "sara", "tara", "kara", "lisa", "vera",
-    "hana"};
+    "tuna",  "sofa",  "soda",  "pita",  "lava",  "papa",  "mama",  "sumo",  "judo",  "memo",
+    "polo",  "solo",  "zero",  "hero",  "demo",  "silo",  "halo",  "veto",  "kilo",  "hula",
+    "tutu",  "mini",  "gala",  "diva",  "kiwi",  "lima",  "sari",  "tofu",  "guru",  "menu",
+    "data",  "beta",  "zeta",  "meta",  "puma",  "toga",  "nova",  "visa",  "lira",  "kudo",
+    "bozo",  "mojo",  "dodo",  "juju",  "pupa",  "hobo",  "lulu",  "nana",  "dada",  "lala",
+    "rota",  "soma",  "vino",  "panda", "manga", "mango", "tango", "pasta", "salsa", "samba",
+    "polka", "gusto", "pinto", "banjo", "bingo", "dingo", "lingo", "limbo", "jumbo", "mambo",
+    "combo", "gumbo", "dumbo", "rumba", "kendo", "tempo", "hindu", "bantu", "santa", "lotto",
+    "motto", "pizza", "lasso", "basso", "torso", "verso", "gesso", "sorta", "gotta", "manna",
+    "karma", "mamba", "tanka", "pinta", "rasta", "kappa", "turbo", "larva", "salvo", "wanda",
+    "linda", "zelda", "hilda", "golda", "gilda", "wilma", "velma", "selma", "norma", "irma",
+    "emma",  "anna",  "rosa",  "nora",  "lola",  "lena",  "nina",  "tina",  "gina",  "dina",
+    "rita",  "mona",  "sara",  "tara",  "kara",  "lisa",  "vera",  "hana"};
 
 bool IsBlocked(const std::string& lower, const std::set<std::string>& reserved) {
   for (const char* word : kBlocked) {

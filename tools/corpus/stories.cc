@@ -1,7 +1,5 @@
 #include "tools/corpus/stories.h"
 
-#include <cctype>
-
 #include "tools/corpus/text_template.h"
 
 namespace prunegate::corpus {
@@ -98,27 +96,21 @@ const Place kPlaces[] = {
     {"the hill", "the whole town", "a flying kite"},
     {"the library", "many books", "a big map"},
 };
-const std::vector<std::string> kObjects = {"red ball",   "blue kite",    "shiny stone",
-                                           "toy boat",   "teddy bear",   "yellow hat",
-                                           "little drum", "picture book", "wooden train",
-                                           "soft blanket"};
+const std::vector<std::string> kObjects = {
+    "red ball",   "blue kite",   "shiny stone",  "toy boat",     "teddy bear",
+    "yellow hat", "little drum", "picture book", "wooden train", "soft blanket"};
 const std::vector<std::string> kAnimals = {"dog",  "cat",  "bird",  "bunny",
                                            "frog", "duck", "puppy", "kitten"};
 const std::vector<std::string> kTimes = {"One sunny morning", "One rainy day",
                                          "One windy afternoon", "One cold evening", "One day"};
-const std::vector<std::string> kSpots = {"under a big tree", "behind the bench",
+const std::vector<std::string> kSpots = {"under a big tree",  "behind the bench",
                                          "in the tall grass", "under the bed",
-                                         "next to the pond", "inside a box"};
+                                         "next to the pond",  "inside a box"};
 const std::vector<std::string> kAdjectives = {"big", "pretty", "fun"};
 const std::vector<std::string> kStuck = {"in a bush", "in the mud", "up a tree",
                                          "under a big rock"};
 const std::vector<std::string> kFears = {"the dark", "loud thunder", "big waves"};
 const std::vector<std::string> kParents = {"mom", "dad"};
-
-std::string Capitalized(std::string s) {
-  if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
-  return s;
-}
 
 // Everything a story's slots need, drawn once per story.
 struct Cast {
@@ -217,9 +209,9 @@ const std::vector<std::string>& TrainStoryOpenings() {
 }
 
 const std::vector<std::string>& HeldOutStoryOpenings() {
-  static const std::vector<std::string>* openings = new std::vector<std::string>{
-      "Long ago, in a small village, lived a {K} called {X}.",
-      "In a quiet town by the sea, there lived a young {K} called {X}."};
+  static const std::vector<std::string>* openings =
+      new std::vector<std::string>{"{X} was a little {K} who liked to play.",
+                                   "Once upon a time, a happy little {K} named {X} liked to play."};
   return *openings;
 }
 
