@@ -67,15 +67,16 @@ AttentionContext Transformer::Prepare(const Model& model, const ForwardInput& in
   auto long_opts = opts.dtype(torch::kLong);
   at::Tensor q_slot = torch::arange(past, total, long_opts).view({1, s, 1});
   at::Tensor k_slot = torch::arange(0, total, long_opts).view({1, 1, total});
-  at::Tensor mask = (k_slot <= q_slot) & key_valid.unsqueeze(1);  // (B, S, L)
+  at::Tensor mask = k_slot <= q_slot;  // (1, S, L): causal only, shared by the batch
+  if (any_padding) mask = mask & key_valid.unsqueeze(1);  // (B, S, L)
   if (window) {
     at::Tensor key_pos = cache != nullptr ? torch::cat({cache->positions(), in.positions}, 1)
                                           : in.positions;  // (B, L)
     mask = mask & ((in.positions.unsqueeze(2) - key_pos.unsqueeze(1)) < c.sliding_window);
   }
   // A padding query row may see nothing; let it see itself so softmax stays finite.
-  mask = mask | (k_slot == q_slot);
-  ctx.mask = mask.view({b, 1, 1, s, total});
+  if (any_padding) mask = mask | (k_slot == q_slot);
+  ctx.mask = mask.view({mask.size(0), 1, 1, s, total});
   return ctx;
 }
 

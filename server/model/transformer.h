@@ -41,7 +41,7 @@ class SublayerTap {
 // Valid for any model with the same head_dim, RoPE settings and sliding window.
 struct AttentionContext {
   at::Tensor cos, sin;  // (B, 1, S, D) in the model dtype
-  at::Tensor mask;      // (B, 1, 1, S, L) bool, true = may attend; undefined = attend to all
+  at::Tensor mask;  // (B or 1, 1, 1, S, L) bool, true = may attend; undefined = attend to all
   int64_t pending = 0;  // S: slots being written this step
 };
 
