@@ -43,6 +43,7 @@ class TimingTap : public SublayerTap {
 }  // namespace
 
 int main(int argc, char** argv) {
+  prunegate::ReexecWithPassiveOpenMpWait(argv);
   absl::ParseCommandLine(argc, argv);
   const int threads = absl::GetFlag(FLAGS_threads);
   SetComputeThreads(threads);

@@ -10,6 +10,7 @@
 #include "server/model/device.h"
 #include "server/model/transformer.h"
 #include "tools/train/trainer.h"
+#include "torch/csrc/autograd/profiler_legacy.h"
 #include "torch/torch.h"
 
 ABSL_FLAG(int64_t, hidden, 256, "hidden size");
@@ -26,6 +27,7 @@ ABSL_FLAG(int, threads, 2, "compute threads");
 using namespace prunegate;
 
 int main(int argc, char** argv) {
+  prunegate::ReexecWithPassiveOpenMpWait(argv);
   absl::ParseCommandLine(argc, argv);
   SetComputeThreads(absl::GetFlag(FLAGS_threads));
   train::TrainOptions o;
@@ -54,6 +56,10 @@ int main(int argc, char** argv) {
   auto trainer = train::Trainer::Create(o, std::move(docs)).value();
   trainer->Step().value();  // warm-up
   const int64_t steps = absl::GetFlag(FLAGS_steps);
+  if (const char* trace = std::getenv("PRUNEGATE_PROFILE")) {
+    torch::autograd::profiler::RecordProfile guard(trace);
+    trainer->Step().value();
+  }
   const double t0 = bench::Now();
   for (int64_t i = 0; i < steps; ++i) trainer->Step().value();
   const double per_step = (bench::Now() - t0) / steps;
@@ -72,6 +78,7 @@ int main(int argc, char** argv) {
   const double tps = b * l / per_step;
   std::printf("model %.2f M parameters, batch %ld x %ld, %d threads\n",
               trainer->model()->parameter_count() / 1e6, b, l, TorchThreads());
+  std::printf("OpenBLAS threads %d\n", BlasThreads());
   std::printf("step %.2f s (%.0f tokens/s); forward %.2f s, backward %.2f s\n", per_step, tps,
               f1 - f0, f2 - f1);
   std::cout << nlohmann::json({{"benchmark", "train_step"},

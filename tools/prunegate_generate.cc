@@ -51,6 +51,7 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  prunegate::ReexecWithPassiveOpenMpWait(argv);
   absl::SetProgramUsageMessage(
       "Generate with a Hugging Face checkpoint.\n  prunegate-generate --model DIR "
       "(--prompt TEXT | --ids 1,2,3) [--max_new_tokens N] [--temperature T] ...\n"

@@ -1,6 +1,7 @@
 #include "server/model/device.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -90,6 +91,13 @@ void SetComputeThreads(int n) {
   setenv("OMP_NUM_THREADS", std::to_string(n).c_str(), 1);
   at::set_num_threads(n);
   if (auto fn = BlasSymbol<SetFn>("openblas_set_num_threads")) fn(n);
+}
+
+void ReexecWithPassiveOpenMpWait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+  // exec failed (no /proc?): carry on with libgomp's default policy.
 }
 
 int TorchThreads() { return at::get_num_threads(); }

@@ -39,6 +39,7 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  prunegate::ReexecWithPassiveOpenMpWait(argv);
   absl::SetProgramUsageMessage("Score a checkpoint on a task suite: prunegate-eval --model DIR");
   std::vector<char*> args = prunegate::cli::DashesToUnderscores(argc, argv);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());

@@ -82,6 +82,7 @@ tasks::TaskSuite Subset(const tasks::TaskSuite& all, int64_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  prunegate::ReexecWithPassiveOpenMpWait(argv);
   std::vector<char*> args = cli::DashesToUnderscores(argc, argv);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   const fs::path corpus = absl::GetFlag(FLAGS_corpus), work = absl::GetFlag(FLAGS_work),
