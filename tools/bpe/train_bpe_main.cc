@@ -22,6 +22,7 @@
 #include "tools/bpe/tokenizer_files.h"
 #include "tools/bpe/tokenizer_stats.h"
 #include "tools/bpe/word_counts.h"
+#include "tools/cli_flags.h"
 
 ABSL_FLAG(std::string, corpus, "", "UTF-8 text file to train on");
 ABSL_FLAG(int, vocab_size, 1536, "total vocabulary: 256 bytes + merges + 2 special tokens");
@@ -66,18 +67,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Train a byte-level BPE tokenizer.\n  prunegate-train-bpe --corpus FILE --vocab-size N "
       "--out DIR [--max-bytes N] [--threads N]\nFlags accept dashes or underscores.");
-  std::vector<std::string> args(argv, argv + argc);
-  std::vector<char*> argv2;
-  for (auto& a : args) {
-    if (a.rfind("--", 0) == 0) {
-      const size_t eq = a.find('=');
-      for (size_t i = 2; i < std::min(eq, a.size()); ++i) {
-        if (a[i] == '-') a[i] = '_';
-      }
-    }
-    argv2.push_back(a.data());
-  }
-  absl::ParseCommandLine(static_cast<int>(argv2.size()), argv2.data());
+  std::vector<char*> args = prunegate::cli::DashesToUnderscores(argc, argv);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   const std::string corpus = absl::GetFlag(FLAGS_corpus);
   const std::string out = absl::GetFlag(FLAGS_out);
   if (corpus.empty() || out.empty()) return Fail("--corpus FILE and --out DIR are required");

@@ -14,6 +14,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "nlohmann/json.hpp"
+#include "tools/cli_flags.h"
 #include "tools/corpus/corpus_generator.h"
 
 namespace {
@@ -40,18 +41,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Write prunegate's synthetic corpus and held-out task files.\n  prunegate-corpus --out DIR "
       "[--seed S] [--train-tokens-approx N] ...\nFlags accept dashes or underscores.");
-  std::vector<std::string> args(argv, argv + argc);
-  std::vector<char*> argv2;
-  for (auto& a : args) {
-    if (a.rfind("--", 0) == 0) {
-      const size_t eq = a.find('=');
-      for (size_t i = 2; i < std::min(eq, a.size()); ++i) {
-        if (a[i] == '-') a[i] = '_';
-      }
-    }
-    argv2.push_back(a.data());
-  }
-  absl::ParseCommandLine(static_cast<int>(argv2.size()), argv2.data());
+  std::vector<char*> args = prunegate::cli::DashesToUnderscores(argc, argv);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
   const std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) {
