@@ -1,0 +1,96 @@
+// Three-space perturbation statistics (../shared/DESIGN.md, "Definitions"), a = baseline,
+// b = candidate, always in that direction. Everything is reduced on the tensors' device, batched
+// over positions and temperatures, and returned as a few scalars per (position, temperature).
+//
+//   ang(x, y)  = 1 - cos(x, y), computed as |x/|x| - y/|y||^2 / 2 (exactly 0 for x == y)
+//   Δ = b - a, Δ⊥ = Δ - (<Δ,a>/|a|^2) a;  Theorem 1: ang ≈ |Δ⊥|^2 / (2 |a|^2)
+//   p = softmax(z_a / T), q = softmax(z_b / T), δ = z_b - z_a
+//   KL(p||q) = Σ p (log p - log q)     ≈ Var_p(δ) / (2 T^2)
+//   ang(p, q)                          ≈ Var_r(δ) / (2 T^2),  r = p^2 / |p|^2
+//   Var_w(δ) = Σ w (δ - Σ w δ)^2
+#ifndef PRUNEGATE_SERVER_PROBE_STATS_H_
+#define PRUNEGATE_SERVER_PROBE_STATS_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "ATen/core/Tensor.h"
+#include "absl/status/statusor.h"
+
+namespace prunegate::probe {
+
+// Hidden-state or logit-space comparison of one vector pair.
+struct VectorStats {
+  double ang = 0;       // 1 - cos(a, b)
+  double ang_pred = 0;  // |Δ⊥|^2 / (2 |a|^2)
+  double norm_a = 0, norm_b = 0;
+  double rel_delta = 0;  // |b - a| / |a|
+};
+
+// Probability-space comparison at one temperature.
+struct ProbStats {
+  double temperature = 1;
+  double kl = 0;        // KL(p || q)
+  double kl_pred = 0;   // Var_p(δ) / (2 T^2)
+  double ang = 0;       // 1 - cos(p, q)
+  double ang_pred = 0;  // Var_r(δ) / (2 T^2)
+  double js = 0;        // Jensen-Shannon divergence (natural log)
+  double tv = 0;        // total variation, Σ|p - q| / 2
+  double entropy_a = 0, entropy_b = 0;
+  double dp_ref = 0;  // q(ref) - p(ref) when a reference token is given, else 0
+};
+
+// Temperature-independent comparisons of a logit pair.
+struct LogitStats {
+  VectorStats vector;  // z-space ang and its estimate
+  bool top1_agree = false;
+  double topk_overlap = 0;  // |top-k(z_a) ∩ top-k(z_b)| / k
+  int64_t top1_a = 0, top1_b = 0;
+};
+
+struct CompareOptions {
+  std::vector<double> temperatures = {1.0};
+  int64_t top_k = 10;
+  // Per-row reference token (e.g. the next token of the text) for Δp; empty = none.
+  std::vector<int64_t> reference_ids;
+};
+
+struct RowStats {
+  LogitStats logits;
+  std::vector<ProbStats> probs;  // one per temperature, in CompareOptions order
+};
+
+// a, b: (N, D) on one device; one VectorStats per row. INVALID_ARGUMENT on shape mismatch.
+absl::StatusOr<std::vector<VectorStats>> CompareVectors(const at::Tensor& a, const at::Tensor& b);
+
+// z_a, z_b: (N, V) logits of the baseline and the candidate for the same N positions. All
+// probability statistics for every temperature come from this one pair of logit tensors.
+// INVALID_ARGUMENT: shapes differ, T <= 0 or not finite, top_k outside [1, V], reference ids
+// count != N or out of range.
+absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a, const at::Tensor& z_b,
+                                                    const CompareOptions& options);
+
+// Multiple-choice subspace: logits restricted to `candidates` (token ids), p_C = softmax(z_a[C]/T).
+struct SubspaceStats {
+  double temperature = 1;
+  double kl = 0;                       // KL(p_C || q_C)
+  double ang = 0;                      // 1 - cos(p_C, q_C)
+  int64_t argmax_a = 0, argmax_b = 0;  // indexes into `candidates`
+  bool argmax_agree = false;
+  std::vector<double> p, q;  // the two candidate distributions
+};
+
+// z_a, z_b: (V) logits after a prompt. INVALID_ARGUMENT for fewer than 2 candidates, ids out of
+// range, or T <= 0.
+absl::StatusOr<std::vector<SubspaceStats>> CompareSubspace(const at::Tensor& z_a,
+                                                           const at::Tensor& z_b,
+                                                           const std::vector<int64_t>& candidates,
+                                                           const std::vector<double>& temperatures);
+
+// Shared validation of a temperature list (non-empty, every T finite and > 0).
+absl::Status ValidateTemperatures(const std::vector<double>& temperatures);
+
+}  // namespace prunegate::probe
+
+#endif  // PRUNEGATE_SERVER_PROBE_STATS_H_
