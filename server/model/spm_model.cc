@@ -136,7 +136,7 @@ absl::StatusOr<SpmModel> ParseSpmModel(std::string_view bytes, const std::string
                     return true;
                   case 2: {
                     if (t != 5) return pw.Error("piece score is not a float");
-                    uint32_t bits;
+                    uint32_t bits = 0;
                     PG_RETURN_IF_ERROR(pw.Fixed32(&bits));
                     std::memcpy(&piece.score, &bits, 4);
                     return true;
