@@ -1,0 +1,154 @@
+#include "server/probe/layer_probe.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
+#include "torch/torch.h"
+
+namespace prunegate::probe {
+namespace {
+
+absl::Status CheckPair(const ModelConfig& a, const ModelConfig& b) {
+  auto differs = [](const char* what, int64_t x, int64_t y) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("baseline and candidate differ in ", what, ": ", x, " vs ", y));
+  };
+  if (a.vocab_size != b.vocab_size) return differs("vocab_size", a.vocab_size, b.vocab_size);
+  if (a.hidden_size != b.hidden_size) return differs("hidden_size", a.hidden_size, b.hidden_size);
+  if (a.num_hidden_layers != b.num_hidden_layers) {
+    return differs("num_hidden_layers", a.num_hidden_layers, b.num_hidden_layers);
+  }
+  if (a.num_attention_heads != b.num_attention_heads ||
+      a.num_key_value_heads != b.num_key_value_heads || a.head_dim != b.head_dim ||
+      a.rope_theta != b.rope_theta || a.rope_scaling.type != b.rope_scaling.type ||
+      a.sliding_window != b.sliding_window) {
+    return absl::InvalidArgumentError(
+        "baseline and candidate differ in attention geometry (heads, head_dim, RoPE or window)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool SharesSublayer(const LayerWeights& a, const LayerWeights& b, Sublayer sublayer) {
+  auto same = [](const at::Tensor& x, const at::Tensor& y) {
+    return x.defined() == y.defined() && (!x.defined() || x.is_same(y));
+  };
+  if (sublayer == Sublayer::kAttention) {
+    return same(a.input_norm, b.input_norm) && same(a.q_proj, b.q_proj) &&
+           same(a.k_proj, b.k_proj) && same(a.v_proj, b.v_proj) && same(a.o_proj, b.o_proj) &&
+           same(a.q_bias, b.q_bias) && same(a.k_bias, b.k_bias) && same(a.v_bias, b.v_bias) &&
+           same(a.o_bias, b.o_bias);
+  }
+  return same(a.post_attention_norm, b.post_attention_norm) && same(a.gate_proj, b.gate_proj) &&
+         same(a.up_proj, b.up_proj) && same(a.down_proj, b.down_proj) &&
+         same(a.gate_bias, b.gate_bias) && same(a.up_bias, b.up_bias) &&
+         same(a.down_bias, b.down_bias);
+}
+
+absl::StatusOr<std::unique_ptr<LayerProbe>> LayerProbe::Create(
+    std::shared_ptr<const Model> baseline, std::shared_ptr<const Model> candidate,
+    const LayerProbeOptions& options) {
+  PG_RETURN_IF_ERROR(CheckPair(baseline->config(), candidate->config()));
+  PG_RETURN_IF_ERROR(ValidateTemperatures(options.temperatures));
+  if (options.top_k < 1 || options.top_k > baseline->config().vocab_size) {
+    return absl::InvalidArgumentError("top_k must be in [1, vocab_size]");
+  }
+  if (baseline->device() != candidate->device()) {
+    return absl::InvalidArgumentError("baseline and candidate must be on the same device");
+  }
+  std::unique_ptr<LayerProbe> p(new LayerProbe());
+  p->a_ = baseline;
+  p->b_ = candidate;
+  p->options_ = options;
+  const ModelConfig& c = baseline->config();
+  p->cache_a_ = KvCache(baseline->num_layers(), 1, c.num_key_value_heads, c.head_dim);
+  p->cache_b_ = KvCache(candidate->num_layers(), 1, c.num_key_value_heads, c.head_dim);
+  for (int l = 0; l < baseline->num_layers(); ++l) {
+    const LayerWeights& la = baseline->weights().layers[l];
+    const LayerWeights& lb = candidate->weights().layers[l];
+    p->attention_shared_.push_back(SharesSublayer(la, lb, Sublayer::kAttention));
+    p->mlp_shared_.push_back(SharesSublayer(la, lb, Sublayer::kMlp));
+  }
+  return p;
+}
+
+absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
+    const std::vector<int64_t>& ids, const std::function<bool()>& cancelled) {
+  const ModelConfig& c = a_->config();
+  if (ids.empty()) return absl::InvalidArgumentError("no tokens to probe");
+  for (int64_t id : ids) {
+    if (id < 0 || id >= c.vocab_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token id ", id, " is outside the vocabulary [0, ", c.vocab_size, ")"));
+    }
+  }
+  const int64_t s = ids.size();
+  if (length_ + s > c.max_position_embeddings) {
+    return absl::InvalidArgumentError(absl::StrCat("probe would reach ", length_ + s,
+                                                   " tokens, beyond max_position_embeddings ",
+                                                   c.max_position_embeddings));
+  }
+  c10::InferenceMode guard;
+  const auto device = a_->device();
+  ForwardInput in{torch::tensor(ids, torch::kLong).view({1, s}).to(device),
+                  torch::arange(length_, length_ + s, torch::kLong).view({1, s}).to(device),
+                  at::Tensor()};
+  AttentionContext ctx_a = Transformer::Prepare(*a_, in, &cache_a_);
+  AttentionContext ctx_b = Transformer::Prepare(*b_, in, &cache_b_);
+  const int64_t first = options_.all_positions ? 0 : s - 1;
+  const int64_t rows = s - first;
+
+  std::vector<at::Tensor> ha_rows, hb_rows;
+  std::vector<SublayerRecord> meta;
+  at::Tensor h = Transformer::Embed(*a_, in.ids);
+  for (int layer = 0; layer < a_->num_layers(); ++layer) {
+    if (cancelled && cancelled()) return absl::CancelledError("layer probe cancelled");
+    for (Sublayer sub : {Sublayer::kAttention, Sublayer::kMlp}) {
+      at::Tensor fa = Transformer::SublayerOutput(*a_, layer, sub, h, ctx_a, &cache_a_);
+      const LayerWeights& lb = b_->weights().layers[layer];
+      const bool present = sub == Sublayer::kAttention ? lb.has_attention() : lb.has_mlp();
+      const bool shared =
+          sub == Sublayer::kAttention ? attention_shared_[layer] : mlp_shared_[layer];
+      at::Tensor fb = !present ? at::Tensor()
+                      : shared ? fa
+                               : Transformer::SublayerOutput(*b_, layer, sub, h, ctx_b, &cache_b_);
+      at::Tensor ha = fa.defined() ? h + fa : h;
+      at::Tensor hb = fb.defined() ? h + fb : h;
+      ha_rows.push_back(ha[0].narrow(0, first, rows));
+      hb_rows.push_back(hb[0].narrow(0, first, rows));
+      for (int64_t r = 0; r < rows; ++r) {
+        SublayerRecord rec;
+        rec.layer = layer;
+        rec.sublayer = sub;
+        rec.position = length_ + first + r;
+        rec.dropped = !present;
+        rec.shared = shared;
+        meta.push_back(rec);
+      }
+      h = ha;
+    }
+  }
+  Transformer::Commit(in, &cache_a_);
+  Transformer::Commit(in, &cache_b_);
+  length_ += s;
+  last_logits_ = Transformer::Logits(*a_, h[0][s - 1]);
+
+  // One batched lens product for every sublayer and position.
+  at::Tensor HA = torch::cat(ha_rows, 0), HB = torch::cat(hb_rows, 0);
+  auto lens = [&](const at::Tensor& x) {
+    return options_.lens == Lens::kNormHead ? Transformer::Logits(*a_, x)
+                                            : Transformer::LmHead(*a_, x).to(torch::kFloat);
+  };
+  PG_ASSIGN_OR_RETURN(std::vector<VectorStats> hidden, CompareVectors(HA, HB));
+  CompareOptions co;
+  co.temperatures = options_.temperatures;
+  co.top_k = options_.top_k;
+  PG_ASSIGN_OR_RETURN(std::vector<RowStats> lens_stats, CompareLogits(lens(HA), lens(HB), co));
+  for (size_t i = 0; i < meta.size(); ++i) {
+    meta[i].hidden = hidden[i];
+    meta[i].lens = std::move(lens_stats[i]);
+  }
+  return meta;
+}
+
+}  // namespace prunegate::probe
