@@ -1,0 +1,118 @@
+#include "server/probe/decode_trace.h"
+
+#include "gtest/gtest.h"
+#include "server/model/generate.h"
+#include "server/model/session.h"
+#include "server/prune/drop.h"
+#include "tests/testing/random_model.h"
+#include "tests/testing/status_matchers.h"
+#include "torch/torch.h"
+
+namespace prunegate::probe {
+namespace {
+
+using ::prunegate::testing::MakeRandomModel;
+using ::prunegate::testing::SmallConfig;
+using ::prunegate::testing::StatusIs;
+
+const std::vector<int64_t> kPrompt = {5, 17, 23, 42};
+
+TEST(DecodeTraceTest, IdenticalPairNeverDiverges) {
+  auto base = MakeRandomModel(SmallConfig());
+  TraceOptions o;
+  o.max_steps = 12;
+  o.sampling = {1.0, 0, 1.0, 99};  // sampled: the shared seed keeps both identical
+  PG_ASSERT_OK_AND_ASSIGN(TraceResult r, TraceDecode(base, base, kPrompt, o));
+  ASSERT_EQ(r.steps.size(), 12u);
+  EXPECT_EQ(r.first_divergence, -1);
+  EXPECT_EQ(r.tokens_a, r.tokens_b);
+  for (const TraceStep& s : r.steps) {
+    EXPECT_TRUE(s.agree);
+    EXPECT_EQ(s.stats.probs[0].kl, 0.0);
+    EXPECT_EQ(s.hidden.ang, 0.0);
+  }
+}
+
+TEST(DecodeTraceTest, FreeModeFollowsEachModelsOwnGeneration) {
+  auto base = MakeRandomModel(SmallConfig());
+  PG_ASSERT_OK_AND_ASSIGN(auto cand, prune::DropLayers(*base, prune::DropKind::kMlp, {0, 1}));
+  TraceOptions o;
+  o.max_steps = 16;
+  PG_ASSERT_OK_AND_ASSIGN(TraceResult r, TraceDecode(base, cand, kPrompt, o));
+  GenerateOptions g;
+  g.max_new_tokens = 16;
+  PG_ASSERT_OK_AND_ASSIGN(GenerateResult ga, Generate(base, kPrompt, g));
+  PG_ASSERT_OK_AND_ASSIGN(GenerateResult gb, Generate(cand, kPrompt, g));
+  EXPECT_EQ(r.tokens_a, ga.generated_ids);
+  EXPECT_EQ(r.tokens_b, gb.generated_ids);
+  int64_t first = -1;
+  for (size_t i = 0; i < ga.generated_ids.size(); ++i) {
+    if (ga.generated_ids[i] != gb.generated_ids[i]) {
+      first = i;
+      break;
+    }
+  }
+  EXPECT_EQ(r.first_divergence, first);
+  EXPECT_GT(r.steps[0].stats.probs[0].kl, 0.0);
+}
+
+TEST(DecodeTraceTest, TeacherModeComparesTeacherForcedLogits) {
+  auto base = MakeRandomModel(SmallConfig());
+  PG_ASSERT_OK_AND_ASSIGN(auto cand, prune::DropLayers(*base, prune::DropKind::kAttention, {2}));
+  TraceOptions o;
+  o.mode = TraceMode::kTeacher;
+  o.reference_ids = {7, 8, 9, 10, 11};
+  o.max_steps = 100;
+  o.temperatures = {0.5, 1.0};
+  PG_ASSERT_OK_AND_ASSIGN(TraceResult r, TraceDecode(base, cand, kPrompt, o));
+  ASSERT_EQ(r.steps.size(), 5u);
+  std::vector<int64_t> all = kPrompt;
+  all.insert(all.end(), o.reference_ids.begin(), o.reference_ids.end());
+  at::Tensor za, zb;
+  {
+    c10::InferenceMode guard;
+    za = Session::Create(base).value()->Feed({all}, LogitsMode::kAll).value()[0];
+    zb = Session::Create(cand).value()->Feed({all}, LogitsMode::kAll).value()[0];
+  }
+  CompareOptions co;
+  co.temperatures = o.temperatures;
+  for (int64_t k = 0; k < 5; ++k) {
+    const int64_t row = static_cast<int64_t>(kPrompt.size()) - 1 + k;
+    PG_ASSERT_OK_AND_ASSIGN(auto want,
+                            CompareLogits(za.narrow(0, row, 1), zb.narrow(0, row, 1), co));
+    for (size_t t = 0; t < 2; ++t) {
+      const double w = want[0].probs[t].kl;
+      EXPECT_NEAR(r.steps[k].stats.probs[t].kl, w, 1e-5 * std::max(1.0, w)) << "step " << k;
+    }
+    EXPECT_EQ(r.steps[k].position, row + 1);
+  }
+}
+
+TEST(DecodeTraceTest, StopsOnStopIdsCallbacksAndCancellation) {
+  auto base = MakeRandomModel(SmallConfig());
+  TraceOptions o;
+  o.max_steps = 10;
+  PG_ASSERT_OK_AND_ASSIGN(TraceResult first, TraceDecode(base, base, kPrompt, o));
+  o.stop_ids = {first.tokens_a[2]};
+  PG_ASSERT_OK_AND_ASSIGN(TraceResult stopped, TraceDecode(base, base, kPrompt, o));
+  EXPECT_LE(stopped.steps.size(), 3u);
+  o.stop_ids.clear();
+  int seen = 0;
+  PG_ASSERT_OK_AND_ASSIGN(
+      TraceResult cut,
+      TraceDecode(base, base, kPrompt, o, [&](const TraceStep&) { return ++seen < 4; }));
+  EXPECT_EQ(cut.steps.size(), 4u);
+  EXPECT_THAT(TraceDecode(base, base, kPrompt, o, {}, [] { return true; }),
+              StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(TraceDecode(base, base, {}, o), StatusIs(absl::StatusCode::kInvalidArgument));
+  ModelConfig other = SmallConfig();
+  other.vocab_size = 70;
+  EXPECT_THAT(TraceDecode(base, MakeRandomModel(other), kPrompt, o),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  o.max_steps = 1000;
+  EXPECT_THAT(TraceDecode(base, base, kPrompt, o),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("max_position")));
+}
+
+}  // namespace
+}  // namespace prunegate::probe
