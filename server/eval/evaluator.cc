@@ -99,16 +99,7 @@ absl::Status EvaluateChoices(const Runner& runner, const tasks::TaskSuite& suite
       return absl::InvalidArgumentError(
           absl::StrCat(Where(item.info), ": ", ids.status().message()));
     prompts.push_back(*std::move(ids));
-    std::vector<int64_t> opts;
-    for (const std::string& option : item.options) {
-      PG_ASSIGN_OR_RETURN(std::vector<int64_t> t, runner.tokenizer->Encode(option, false));
-      if (t.size() != 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            Where(item.info), ": option \"", option, "\" is ", t.size(),
-            " tokens for this tokenizer; multiple-choice options must be single tokens"));
-      }
-      opts.push_back(t[0]);
-    }
+    PG_ASSIGN_OR_RETURN(std::vector<int64_t> opts, OptionTokenIds(*runner.tokenizer, item));
     option_ids.push_back(std::move(opts));
   }
   PG_ASSIGN_OR_RETURN(at::Tensor logits, LastLogits(runner, prompts));
@@ -163,6 +154,21 @@ absl::Status EvaluateRetrieval(const Runner& runner, const tasks::TaskSuite& sui
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<int64_t>> OptionTokenIds(const Tokenizer& tokenizer,
+                                                    const tasks::MultipleChoiceItem& item) {
+  std::vector<int64_t> ids;
+  for (const std::string& option : item.options) {
+    PG_ASSIGN_OR_RETURN(std::vector<int64_t> t, tokenizer.Encode(option, false));
+    if (t.size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(item.info), ": option \"", option, "\" is ", t.size(),
+          " tokens for this tokenizer; multiple-choice options must be single tokens"));
+    }
+    ids.push_back(t[0]);
+  }
+  return ids;
+}
 
 bool ExactMatch(const std::string& output, const std::string& reference) {
   return absl::StripAsciiWhitespace(output) == absl::StripAsciiWhitespace(reference);

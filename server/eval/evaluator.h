@@ -77,6 +77,11 @@ std::string ReportJson(const EvalReport& report);
 // A readable multi-line summary with samples.
 std::string ReportText(const EvalReport& report);
 
+// The token id of each option of a multiple-choice item. INVALID_ARGUMENT naming the item when
+// an option is not exactly one token for this tokenizer.
+absl::StatusOr<std::vector<int64_t>> OptionTokenIds(const Tokenizer& tokenizer,
+                                                    const tasks::MultipleChoiceItem& item);
+
 // Trimmed equality used for exact match.
 bool ExactMatch(const std::string& output, const std::string& reference);
 
