@@ -94,20 +94,20 @@ absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a_in,
   c10::InferenceMode guard;
   at::Tensor z_a = z_a_in.to(torch::kFloat), z_b = z_b_in.to(torch::kFloat);
   std::vector<at::Tensor> cols;
-  // Logit space, temperature-free: ang in float64 rows (V floats each, N small).
-  at::Tensor za64 = z_a.to(torch::kDouble), zb64 = z_b.to(torch::kDouble);
-  cols.push_back(Ang(za64, zb64));
-  cols.push_back(AngPred(za64, zb64));
-  cols.push_back(za64.norm(2, -1));
-  cols.push_back(zb64.norm(2, -1));
-  cols.push_back((zb64 - za64).norm(2, -1) / za64.norm(2, -1).clamp_min(1e-300));
+  // Logit space, temperature-free. Everything vocabulary-sized stays float32 (the unit-vector
+  // form of ang has no cancellation); only the per-row results are widened.
+  const at::Tensor na = z_a.norm(2, -1);
+  cols.push_back(Ang(z_a, z_b));
+  cols.push_back(AngPred(z_a, z_b));
+  cols.push_back(na);
+  cols.push_back(z_b.norm(2, -1));
+  cols.push_back((z_b - z_a).norm(2, -1) / na.clamp_min(1e-30));
   at::Tensor top_a = z_a.argmax(-1), top_b = z_b.argmax(-1);
-  cols.push_back(top_a.to(torch::kDouble));
-  cols.push_back(top_b.to(torch::kDouble));
+  cols.push_back(top_a.to(torch::kFloat));  // exact below 2^24
+  cols.push_back(top_b.to(torch::kFloat));
   at::Tensor ka = std::get<1>(z_a.topk(options.top_k, -1)),
              kb = std::get<1>(z_b.topk(options.top_k, -1));
-  at::Tensor overlap =
-      (ka.unsqueeze(2) == kb.unsqueeze(1)).any(2).sum(-1).to(torch::kDouble) / options.top_k;
+  at::Tensor overlap = (ka.unsqueeze(2) == kb.unsqueeze(1)).any(2).sum(-1);  // counts
   cols.push_back(overlap);
   const at::Tensor delta = z_b - z_a;
   at::Tensor ref;
@@ -127,19 +127,19 @@ absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a_in,
     at::Tensor zero = torch::zeros_like(p);
     at::Tensor js = 0.5 * (torch::where(same, zero, p * (lp - lm)).sum(-1) +
                            torch::where(same, zero, q * (lq - lm)).sum(-1));
-    cols.push_back(kl.to(torch::kDouble));
-    cols.push_back((WeightedVar(p, delta) / (2 * t * t)).to(torch::kDouble));
-    cols.push_back(Ang(p.to(torch::kDouble), q.to(torch::kDouble)));
-    cols.push_back((WeightedVar(r, delta) / (2 * t * t)).to(torch::kDouble));
-    cols.push_back(js.to(torch::kDouble));
-    cols.push_back((0.5 * (p - q).abs().sum(-1)).to(torch::kDouble));
-    cols.push_back((-PLogP(p, lp)).to(torch::kDouble));
-    cols.push_back((-PLogP(q, lq)).to(torch::kDouble));
-    cols.push_back(ref.defined()
-                       ? (q.gather(1, ref) - p.gather(1, ref)).squeeze(1).to(torch::kDouble)
-                       : torch::zeros({n}, z_a.options().dtype(torch::kDouble)));
+    cols.push_back(kl);
+    cols.push_back(WeightedVar(p, delta) / (2 * t * t));
+    cols.push_back(Ang(p, q));
+    cols.push_back(WeightedVar(r, delta) / (2 * t * t));
+    cols.push_back(js);
+    cols.push_back(0.5 * (p - q).abs().sum(-1));
+    cols.push_back(-PLogP(p, lp));
+    cols.push_back(-PLogP(q, lq));
+    cols.push_back(ref.defined() ? (q.gather(1, ref) - p.gather(1, ref)).squeeze(1)
+                                 : torch::zeros({n}, z_a.options()));
   }
-  at::Tensor all = torch::stack(cols, 1).cpu();  // (N, fixed + 9 T): one transfer
+  at::Tensor all =
+      torch::stack(cols, 1).to(torch::kDouble).cpu();  // (N, fixed + 9 T): one transfer
   auto acc = all.accessor<double, 2>();
   std::vector<RowStats> out(n);
   for (int64_t i = 0; i < n; ++i) {
@@ -148,7 +148,7 @@ absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a_in,
     row.logits.top1_a = static_cast<int64_t>(acc[i][5]);
     row.logits.top1_b = static_cast<int64_t>(acc[i][6]);
     row.logits.top1_agree = row.logits.top1_a == row.logits.top1_b;
-    row.logits.topk_overlap = acc[i][7];
+    row.logits.topk_overlap = acc[i][7] / options.top_k;
     for (size_t k = 0; k < options.temperatures.size(); ++k) {
       const size_t c = fixed + 9 * k;
       ProbStats s;
