@@ -79,6 +79,10 @@ struct TaskSuite {
   bool empty() const { return size() == 0; }
 };
 
+// A fixed subset for quick evaluations: the first `per_task` generation and multiple-choice items
+// of every task name (file order), and the first ceil(per_task / 16) retrieval sets.
+TaskSuite FirstItemsPerTask(const TaskSuite& suite, int64_t per_task);
+
 }  // namespace prunegate::tasks
 
 #endif  // PRUNEGATE_SERVER_TASKS_TASK_H_

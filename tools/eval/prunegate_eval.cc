@@ -1,7 +1,8 @@
 // prunegate-eval: scores a checkpoint on a task suite (JSONL files, docs/task-format.md).
 //
 //   prunegate-eval --model DIR [--tasks DIR|FILE] [--baseline DIR] [--device D] [--dtype D]
-//       [--threads N] [--batch N] [--max-new-tokens N] [--pooling mean|last] [--json]
+//       [--threads N] [--batch N] [--max-new-tokens N] [--pooling mean|last] [--per-task N]
+//       [--json]
 //
 // --tasks defaults to DIR/tasks. With --json the last line is
 // {"generation":{"exact_match":..,"n":..},"multiple_choice":{"accuracy":..,"n":..},
@@ -30,6 +31,8 @@ ABSL_FLAG(int64_t, batch, 16, "sequences per forward pass");
 ABSL_FLAG(int64_t, max_new_tokens, 48, "generation limit for items without their own");
 ABSL_FLAG(std::string, pooling, "mean", "retrieval embedding pooling: mean | last");
 ABSL_FLAG(bool, json, false, "print the report as one JSON line");
+ABSL_FLAG(int64_t, per_task, 0,
+          "score only the first N items of each task (and N/16 retrieval sets); 0 = all");
 
 namespace {
 int Fail(const std::string& message) {
@@ -54,6 +57,9 @@ int main(int argc, char** argv) {
                    ? prunegate::tasks::LoadTaskDir(tasks_path)
                    : prunegate::tasks::ParseTaskFile(tasks_path);
   if (!suite.ok()) return Fail(suite.status().ToString());
+  if (absl::GetFlag(FLAGS_per_task) > 0) {
+    *suite = prunegate::tasks::FirstItemsPerTask(*suite, absl::GetFlag(FLAGS_per_task));
+  }
 
   auto model = prunegate::Model::Load(dir, load);
   if (!model.ok()) return Fail(model.status().ToString());

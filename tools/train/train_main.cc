@@ -63,22 +63,6 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
-// The first `n` items of each task in the suite, for quick held-out evaluations.
-tasks::TaskSuite Subset(const tasks::TaskSuite& all, int64_t n) {
-  tasks::TaskSuite out;
-  std::map<std::string, int64_t> taken;
-  for (const auto& g : all.generation) {
-    if (taken[g.info.task]++ < n) out.generation.push_back(g);
-  }
-  for (const auto& m : all.multiple_choice) {
-    if (taken[m.info.task]++ < n) out.multiple_choice.push_back(m);
-  }
-  for (size_t i = 0;
-       i < all.retrieval.size() && static_cast<int64_t>(i) < std::max<int64_t>(1, n / 16); ++i) {
-    out.retrieval.push_back(all.retrieval[i]);
-  }
-  return out;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,7 +136,7 @@ int main(int argc, char** argv) {
 
   auto suite = tasks::LoadTaskDir((corpus / "tasks").string());
   if (!suite.ok()) return Fail(suite.status());
-  const tasks::TaskSuite quick = Subset(*suite, absl::GetFlag(FLAGS_eval_items));
+  const tasks::TaskSuite quick = tasks::FirstItemsPerTask(*suite, absl::GetFlag(FLAGS_eval_items));
   std::ofstream log(work / "train_log.jsonl", std::ios::app);
 
   const auto start = absl::Now();
