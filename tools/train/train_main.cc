@@ -90,14 +90,14 @@ int main(int argc, char** argv) {
   train::ReaderOptions reader;
   reader.answer_weight = static_cast<float>(absl::GetFlag(FLAGS_answer_weight));
   train::ReaderStats stats;
-  const double t_read = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  const absl::Time t_read = absl::Now();
   auto docs = train::ReadDocuments(text.str(), *tok, reader, &stats);
   if (!docs.ok()) return Fail(docs.status());
   std::printf(
       "corpus: %ld documents, %ld tokens (%ld answer-weighted, %ld split mismatches), "
       "tokenized in %.0f s\n",
       stats.documents, stats.tokens, stats.weighted_tokens, stats.split_mismatches,
-      absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()) - t_read);
+      absl::ToDoubleSeconds(absl::Now() - t_read));
 
   train::TrainOptions o;
   ModelConfig& c = o.model;
