@@ -100,6 +100,8 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
 
   std::vector<at::Tensor> ha_rows, hb_rows;
   std::vector<SublayerRecord> meta;
+  const bool propagate = options_.mode == LayerProbeMode::kPropagated;
+  std::vector<Perturbed> perturbed;  // kPropagated: streams to carry on, one per changed sublayer
   at::Tensor h = Transformer::Embed(*a_, in.ids);
   for (int layer = 0; layer < a_->num_layers(); ++layer) {
     if (cancelled && cancelled()) return absl::CancelledError("layer probe cancelled");
@@ -116,6 +118,7 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
       at::Tensor hb = fb.defined() ? h + fb : h;
       ha_rows.push_back(ha[0].narrow(0, first, rows));
       hb_rows.push_back(hb[0].narrow(0, first, rows));
+      if (propagate && !shared) perturbed.push_back({layer, sub, hb, meta.size()});
       for (int64_t r = 0; r < rows; ++r) {
         SublayerRecord rec;
         rec.layer = layer;
@@ -127,6 +130,15 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
       }
       h = ha;
     }
+  }
+  // h_b carried on through the rest of the baseline; shared sublayers keep the baseline output.
+  at::Tensor final_a, final_b;
+  if (propagate) {
+    final_a = h[0].narrow(0, first, rows);
+    std::vector<at::Tensor> outs(meta.size() / rows, final_a);
+    PG_RETURN_IF_ERROR(Propagate(perturbed, ctx_a, first, rows, cancelled, &outs));
+    final_b = torch::cat(outs, 0);
+    final_a = final_a.repeat({static_cast<int64_t>(outs.size()), 1});
   }
   Transformer::Commit(in, &cache_a_);
   Transformer::Commit(in, &cache_b_);
@@ -148,7 +160,58 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
     meta[i].hidden = hidden[i];
     meta[i].lens = std::move(lens_stats[i]);
   }
+  if (propagate) {
+    PG_ASSIGN_OR_RETURN(std::vector<VectorStats> out_hidden,
+                        CompareVectors(Transformer::FinalNorm(*a_, final_a),
+                                       Transformer::FinalNorm(*a_, final_b)));
+    PG_ASSIGN_OR_RETURN(
+        std::vector<RowStats> out_stats,
+        CompareLogits(Transformer::Logits(*a_, final_a), Transformer::Logits(*a_, final_b), co));
+    for (size_t i = 0; i < meta.size(); ++i) {
+      meta[i].has_propagated = true;
+      meta[i].propagated_hidden = out_hidden[i];
+      meta[i].propagated = std::move(out_stats[i]);
+    }
+  }
   return meta;
+}
+
+absl::Status LayerProbe::Propagate(const std::vector<Perturbed>& perturbed,
+                                   const AttentionContext& ctx, int64_t first, int64_t rows,
+                                   const std::function<bool()>& cancelled,
+                                   std::vector<at::Tensor>* outs) {
+  if (perturbed.empty()) return absl::OkStatus();
+  // The walk left the baseline's keys and values of the fed tokens in the pending slots; each
+  // propagation overwrites those of the layers it passes (before reading them), so keep a copy
+  // and put it back afterwards. Earlier tokens' slots are never written.
+  const int64_t pending = ctx.pending;
+  std::vector<at::Tensor> saved_k, saved_v;
+  for (int l = 0; l < a_->num_layers(); ++l) {
+    if (!a_->weights().layers[l].has_attention()) {
+      saved_k.emplace_back();
+      saved_v.emplace_back();
+      continue;
+    }
+    const int64_t total = cache_a_.length() + pending;
+    saved_k.push_back(cache_a_.keys(l, pending).narrow(2, total - pending, pending).clone());
+    saved_v.push_back(cache_a_.values(l, pending).narrow(2, total - pending, pending).clone());
+  }
+  for (const Perturbed& p : perturbed) {
+    if (cancelled && cancelled()) return absl::CancelledError("layer probe cancelled");
+    at::Tensor x = p.stream;
+    for (int layer = p.layer; layer < a_->num_layers(); ++layer) {
+      for (Sublayer sub : {Sublayer::kAttention, Sublayer::kMlp}) {
+        if (layer == p.layer && (sub == p.sublayer || sub == Sublayer::kAttention)) continue;
+        at::Tensor f = Transformer::SublayerOutput(*a_, layer, sub, x, ctx, &cache_a_);
+        if (f.defined()) x = x + f;
+      }
+    }
+    (*outs)[p.record / rows] = x[0].narrow(0, first, rows);
+  }
+  for (int l = 0; l < a_->num_layers(); ++l) {
+    if (saved_k[l].defined()) cache_a_.Write(l, saved_k[l], saved_v[l]);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace prunegate::probe

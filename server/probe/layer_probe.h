@@ -27,8 +27,14 @@ enum class Lens {
   kRaw,       // LM head only, as the paper's code does
 };
 
+enum class LayerProbeMode {
+  kLocal,       // compare h_a and h_b at the sublayer only
+  kPropagated,  // also carry h_b through the remaining baseline layers and compare the outputs
+};
+
 struct LayerProbeOptions {
   Lens lens = Lens::kNormHead;
+  LayerProbeMode mode = LayerProbeMode::kLocal;
   std::vector<double> temperatures = {1.0};
   int64_t top_k = 10;
   bool all_positions = false;  // statistics at every fed position, else the last one only
@@ -43,8 +49,18 @@ struct SublayerRecord {
   bool shared = false;   // the candidate shares this sublayer's weights
   VectorStats hidden;    // h_a vs h_b
   RowStats lens;         // lens(h_a) vs lens(h_b): logit and probability statistics
+  // kPropagated only: h_b carried through the remaining baseline sublayers (the fed positions
+  // perturbed, earlier positions as the baseline cached them), compared with the baseline's own
+  // output: final hidden state after the final norm, and the output logits. Exactly zero for a
+  // shared sublayer.
+  bool has_propagated = false;
+  VectorStats propagated_hidden;
+  RowStats propagated;
 };
 
+// Cost: local mode is about one forward pass plus one batched lens product; propagated mode adds,
+// for every sublayer the candidate changed, the rest of the baseline's forward pass from there.
+//
 // Probes one sequence. Feed() may be called repeatedly (prompt, then decode steps) and keeps both
 // KV caches; each call returns the records of the tokens it fed.
 class LayerProbe {
@@ -65,6 +81,18 @@ class LayerProbe {
 
  private:
   LayerProbe() = default;
+  // A changed sublayer's output stream h_b (1, S, H) and the index of its first record.
+  struct Perturbed {
+    int layer;
+    Sublayer sublayer;
+    at::Tensor stream;
+    size_t record;
+  };
+  // Runs each perturbed stream through the baseline sublayers after it; writes the fed rows of
+  // the result into (*outs)[record / rows]. Leaves the baseline's cache as it found it.
+  absl::Status Propagate(const std::vector<Perturbed>& perturbed, const AttentionContext& ctx,
+                         int64_t first, int64_t rows, const std::function<bool()>& cancelled,
+                         std::vector<at::Tensor>* outs);
   std::shared_ptr<const Model> a_, b_;
   LayerProbeOptions options_;
   KvCache cache_a_, cache_b_;

@@ -114,6 +114,73 @@ TEST(LayerProbeTest, DroppedSublayerMatchesAHandComputedComparison) {
   EXPECT_EQ(seen, 4);
 }
 
+// Logits of the last position after feeding `chunks` one after another through a session.
+at::Tensor SessionLogits(std::shared_ptr<const Model> m,
+                         const std::vector<std::vector<int64_t>>& chunks) {
+  c10::InferenceMode guard;
+  auto session = Session::Create(m).value();
+  at::Tensor z;
+  for (const auto& c : chunks) z = session->Feed({c}, LogitsMode::kLast).value();
+  return z.reshape({-1, m->config().vocab_size})[-1].to(torch::kFloat);
+}
+
+TEST(LayerProbeTest, PropagatedOutputOfTheOnlyChangedSublayerIsTheCandidatesOwnOutput) {
+  // A candidate that differs from the baseline in one sublayer only is exactly "h_b carried
+  // through the rest of the baseline", so the propagated comparison must equal comparing the two
+  // models' real output logits.
+  auto base = MakeRandomModel(SmallConfig());
+  for (auto kind : {prune::DropKind::kAttention, prune::DropKind::kMlp}) {
+    PG_ASSERT_OK_AND_ASSIGN(auto cand, prune::DropLayers(*base, kind, {1}));
+    LayerProbeOptions o = Options();
+    o.mode = LayerProbeMode::kPropagated;
+    PG_ASSERT_OK_AND_ASSIGN(auto probe, LayerProbe::Create(base, cand, o));
+    const std::vector<int64_t> ids = {7, 8, 9, 10, 11};
+    PG_ASSERT_OK_AND_ASSIGN(auto recs, probe->Feed(ids));
+    CompareOptions co;
+    co.temperatures = o.temperatures;
+    co.top_k = o.top_k;
+    at::Tensor za = SessionLogits(base, {ids}).unsqueeze(0);
+    at::Tensor zb = SessionLogits(cand, {ids}).unsqueeze(0);
+    PG_ASSERT_OK_AND_ASSIGN(auto want, CompareLogits(za, zb, co));
+    ASSERT_GT(want[0].probs[0].kl, 1e-6);
+    for (const auto& r : recs) {
+      ASSERT_TRUE(r.has_propagated);
+      if (r.dropped) {
+        EXPECT_EQ(r.layer, 1);
+        EXPECT_NEAR(r.propagated.logits.vector.ang, want[0].logits.vector.ang, 1e-6);
+        for (size_t t = 0; t < 2; ++t) {
+          const double w = want[0].probs[t].kl;
+          EXPECT_NEAR(r.propagated.probs[t].kl, w, 1e-4 * std::max(1.0, w));
+        }
+      } else {
+        EXPECT_EQ(r.propagated.probs[0].kl, 0.0) << r.layer;  // shared: exactly the baseline
+        EXPECT_EQ(r.propagated_hidden.ang, 0.0);
+      }
+    }
+    // The baseline's cache survives the propagation: the next step is still exact.
+    PG_ASSERT_OK_AND_ASSIGN(auto next, probe->Feed({12}));
+    at::Tensor z_next = SessionLogits(base, {ids, {12}});
+    EXPECT_LT((probe->last_logits() - z_next).abs().max().item<double>(), 1e-4);
+  }
+}
+
+TEST(LayerProbeTest, PropagatedDamageOfTheLastMlpEqualsItsLocalNormLens) {
+  auto base = MakeRandomModel(SmallConfig());
+  PG_ASSERT_OK_AND_ASSIGN(auto cand, prune::DropLayers(*base, prune::DropKind::kMlp, {2}));
+  LayerProbeOptions o = Options();
+  o.mode = LayerProbeMode::kPropagated;
+  o.all_positions = true;
+  PG_ASSERT_OK_AND_ASSIGN(auto probe, LayerProbe::Create(base, cand, o));
+  PG_ASSERT_OK_AND_ASSIGN(auto recs, probe->Feed({4, 5, 6}));
+  int seen = 0;
+  for (const auto& r : recs) {
+    if (!r.dropped) continue;
+    ++seen;
+    EXPECT_NEAR(r.propagated.probs[1].kl, r.lens.probs[1].kl, 1e-6 * std::max(1.0, r.lens.probs[1].kl));
+  }
+  EXPECT_EQ(seen, 3);
+}
+
 TEST(LayerProbeTest, RejectsMismatchedPairsBadIdsAndStopsWhenCancelled) {
   auto base = MakeRandomModel(SmallConfig());
   ModelConfig other = SmallConfig();
