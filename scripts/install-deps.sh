@@ -9,7 +9,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libonig-dev
+  nlohmann-json3-dev libonig-dev libcpp-httplib-dev
+  prometheus openssl
 )
 
 missing=()

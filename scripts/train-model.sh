@@ -37,7 +37,7 @@ if [ ! -f "$OUT/train/checkpoint/state.json" ] && [ -f "$MODEL/training/state.js
   cp -r "$MODEL/training" "$OUT/train/checkpoint"
 fi
 "$BUILD_DIR/tools/train/prunegate-train" --corpus "$OUT/corpus" --tokenizer "$OUT/tokenizer" \
-  --work "$OUT/train" --out "$MODEL" --steps 8000 --hidden 256 --layers 6 --heads 8 --kv-heads 2 \
+  --work "$OUT/train" --out "$MODEL" --steps 4200 --hidden 256 --layers 6 --heads 8 --kv-heads 2 \
   --intermediate 704 --seq-len 256 --batch 16 --lr 2e-3 --min-lr 2e-4 --warmup 300 \
   --answer-weight 3 --eval-every 500 --eval-items 100 --checkpoint-every-s 600 \
   --max-minutes "$MAX_MINUTES" --threads 2 --seed 1
