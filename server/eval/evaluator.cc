@@ -46,7 +46,8 @@ absl::Status EvaluateGeneration(const Runner& runner, const tasks::TaskSuite& su
   std::map<std::string, int> kept;
   for (const auto& [limit, items] : exact) {
     PG_ASSIGN_OR_RETURN(auto prompts, encode_all(items));
-    PG_ASSIGN_OR_RETURN(auto outs, GreedyContinuations(runner, prompts, limit, true));
+    PG_ASSIGN_OR_RETURN(auto outs,
+                        Continuations(runner, prompts, limit, true, options.sampling));
     for (size_t i = 0; i < items.size(); ++i) {
       const auto& item = *items[i];
       const bool ok = ExactMatch(outs[i].text, *item.reference);
@@ -177,6 +178,7 @@ bool ExactMatch(const std::string& output, const std::string& reference) {
 absl::StatusOr<EvalReport> Evaluate(const Runner& runner, const tasks::TaskSuite& suite,
                                     const EvalOptions& options) {
   EvalReport report;
+  report.temperature = options.sampling.temperature;
   PG_RETURN_IF_ERROR(EvaluateGeneration(runner, suite, options, &report));
   PG_RETURN_IF_ERROR(EvaluateChoices(runner, suite, &report));
   PG_RETURN_IF_ERROR(EvaluateRetrieval(runner, suite, options, &report));
@@ -203,6 +205,7 @@ std::string ReportJson(const EvalReport& r) {
       {"generation",
        {{"exact_match", r.generation.rate()},
         {"n", r.generation.n},
+        {"temperature", r.temperature},
         {"tasks", gen_tasks},
         {"baseline_agreement", agree},
         {"baseline_agreement_skipped", r.agreement_skipped}}},

@@ -33,6 +33,9 @@ struct EvalOptions {
   // Baseline for baseline_agreement items; those items are skipped (and counted) without one.
   std::shared_ptr<const Model> baseline;
   int samples_per_task = 3;  // generation samples kept for reports
+  // How exact-match items are decoded: greedy by default; with a temperature, item i of a
+  // length group samples with seed + i (the same draws under any model).
+  SamplingOptions sampling;
 };
 
 struct Score {
@@ -56,6 +59,7 @@ struct EvalReport {
   // suite has it, otherwise all exact-match items.
   std::map<std::string, Score> generation_by_task;
   Score generation;
+  double temperature = 0;  // exact-match decoding temperature (0 = greedy)
   std::map<std::string, Agreement> agreement_by_task;
   int64_t agreement_skipped = 0;  // baseline_agreement items without a baseline
   std::map<std::string, Score> choice_by_task;

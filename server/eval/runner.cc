@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
+#include "server/model/sampler.h"
 #include "server/model/session.h"
 #include "server/model/transformer.h"
 #include "torch/torch.h"
@@ -57,21 +58,40 @@ absl::StatusOr<at::Tensor> LastLogits(const Runner& runner,
 absl::StatusOr<std::vector<Continuation>> GreedyContinuations(
     const Runner& runner, const std::vector<std::vector<int64_t>>& prompts, int64_t max_new_tokens,
     bool stop_at_newline) {
+  return Continuations(runner, prompts, max_new_tokens, stop_at_newline, SamplingOptions());
+}
+
+absl::StatusOr<std::vector<Continuation>> Continuations(
+    const Runner& runner, const std::vector<std::vector<int64_t>>& prompts, int64_t max_new_tokens,
+    bool stop_at_newline, const SamplingOptions& sampling) {
+  PG_RETURN_IF_ERROR(ValidateSamplingOptions(sampling));
   c10::InferenceMode guard;
   const std::set<int64_t> stop = StopIds(runner);
+  const bool greedy = sampling.temperature == 0.0;
   std::vector<Continuation> out(prompts.size());
   PG_RETURN_IF_ERROR(ForEachChunk(
       runner, prompts.size(), [&](Session& s, size_t begin, size_t end) -> absl::Status {
         std::vector<std::vector<int64_t>> chunk(prompts.begin() + begin, prompts.begin() + end);
         PG_ASSIGN_OR_RETURN(at::Tensor logits, s.Feed(chunk, LogitsMode::kLast));
         const size_t b = end - begin;
+        std::vector<Sampler> samplers;  // prompt i draws from seed + i under any model
+        for (size_t i = 0; !greedy && i < b; ++i) {
+          SamplingOptions o = sampling;
+          o.seed = sampling.seed + begin + i;
+          samplers.emplace_back(o);
+        }
         std::vector<bool> done(b, false);
         for (int64_t step = 0; step < max_new_tokens; ++step) {
-          at::Tensor next = logits.argmax(-1).cpu();
           std::vector<int64_t> ids(b);
+          if (greedy) {
+            at::Tensor next = logits.argmax(-1).cpu();
+            for (size_t i = 0; i < b; ++i) ids[i] = next[i].item<int64_t>();
+          } else {
+            at::Tensor rows = logits.cpu();
+            for (size_t i = 0; i < b; ++i) ids[i] = samplers[i].Sample(rows[i]);
+          }
           bool all_done = true;
           for (size_t i = 0; i < b; ++i) {
-            ids[i] = next[i].item<int64_t>();
             if (done[i]) continue;
             Continuation& c = out[begin + i];
             if (stop.count(ids[i])) {

@@ -12,6 +12,7 @@
 #include "ATen/core/Tensor.h"
 #include "absl/status/statusor.h"
 #include "server/model/model.h"
+#include "server/model/sampler.h"
 #include "server/model/tokenizer.h"
 
 namespace prunegate::eval {
@@ -41,6 +42,14 @@ struct Continuation {
 absl::StatusOr<std::vector<Continuation>> GreedyContinuations(
     const Runner& runner, const std::vector<std::vector<int64_t>>& prompts, int64_t max_new_tokens,
     bool stop_at_newline);
+
+// Continuations sampled with `sampling` (temperature 0 = greedy, as above). Prompt i samples
+// with seed sampling.seed + i, so two models given the same prompts draw the same random numbers
+// (common random numbers: score differences are not sampling noise). INVALID_ARGUMENT for bad
+// sampling options.
+absl::StatusOr<std::vector<Continuation>> Continuations(
+    const Runner& runner, const std::vector<std::vector<int64_t>>& prompts, int64_t max_new_tokens,
+    bool stop_at_newline, const SamplingOptions& sampling);
 
 enum class Pooling { kLastToken, kMean };
 // One vector per text: the final hidden state (after the final norm) of the last token, or the

@@ -4,6 +4,7 @@
 #include "server/eval/evaluator.h"
 
 #include <map>
+#include <set>
 
 #include "gtest/gtest.h"
 #include "server/tasks/task_parser.h"
@@ -100,6 +101,44 @@ TEST_F(EvaluatorTest, GenerationExactMatchStopsAtNewlineAndTrims) {
   EXPECT_DOUBLE_EQ(r.generation.rate(), 0.5);
   ASSERT_FALSE(r.samples.empty());
   EXPECT_EQ(r.samples[0].output, " home");
+}
+
+TEST_F(EvaluatorTest, SampledGenerationIsSeededPerItemAndNearGreedyAtLowTemperature) {
+  auto model = SuccessorModel(Chain("Q: where?", " home\nX"));
+  Runner runner{model, tokenizer_, 2};
+  const std::vector<std::vector<int64_t>> prompts(5, Ids("Q: where?"));
+  SamplingOptions cold;
+  cold.temperature = 0.01;
+  PG_ASSERT_OK_AND_ASSIGN(auto c, Continuations(runner, prompts, 6, true, cold));
+  for (const auto& x : c) EXPECT_EQ(x.text, " home");
+
+  SamplingOptions hot;
+  hot.temperature = 50.0;
+  hot.seed = 11;
+  PG_ASSERT_OK_AND_ASSIGN(auto h1, Continuations(runner, prompts, 6, false, hot));
+  PG_ASSERT_OK_AND_ASSIGN(auto h2, Continuations(runner, prompts, 6, false, hot));
+  std::set<std::vector<int64_t>> distinct;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(h1[i].ids, h2[i].ids);  // same seed, same draws
+    distinct.insert(h1[i].ids);
+  }
+  EXPECT_GT(distinct.size(), 1u);  // prompt i draws from seed + i: not one shared stream
+  // The same draws whatever the batch size (seeds follow the prompt, not the chunk).
+  Runner single{model, tokenizer_, 1};
+  PG_ASSERT_OK_AND_ASSIGN(auto h3, Continuations(single, prompts, 6, false, hot));
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(h1[i].ids, h3[i].ids);
+
+  EvalOptions o;
+  o.sampling = cold;
+  auto suite = Suite(
+      R"({"type":"generation","id":"right","task":"knowledge_gen","prompt":"Q: where?","reference":"home"})");
+  PG_ASSERT_OK_AND_ASSIGN(EvalReport r, Evaluate(runner, suite, o));
+  EXPECT_EQ(r.generation.correct, 1);
+  EXPECT_DOUBLE_EQ(r.temperature, 0.01);
+  SamplingOptions bad;
+  bad.temperature = -1;
+  EXPECT_THAT(Continuations(runner, prompts, 6, true, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(EvaluatorTest, MultipleChoiceTakesTheArgmaxOverOptionTokens) {

@@ -1,7 +1,7 @@
 // prunegate-eval: scores a checkpoint on a task suite (JSONL files, docs/task-format.md).
 //
 //   prunegate-eval --model DIR [--tasks DIR|FILE] [--baseline DIR] [--device D] [--dtype D]
-//       [--threads N] [--batch N] [--max-new-tokens N] [--pooling mean|last] [--per-task N]
+//       [--threads N] [--batch N] [--max-new-tokens N] [--temperature T --seed S] [--pooling mean|last] [--per-task N]
 //       [--json]
 //
 // --tasks defaults to DIR/tasks. With --json the last line is
@@ -30,6 +30,9 @@ ABSL_FLAG(int, threads, 0, "compute threads (libtorch and OpenBLAS); 0 = library
 ABSL_FLAG(int64_t, batch, 16, "sequences per forward pass");
 ABSL_FLAG(int64_t, max_new_tokens, 48, "generation limit for items without their own");
 ABSL_FLAG(std::string, pooling, "mean", "retrieval embedding pooling: mean | last");
+ABSL_FLAG(double, temperature, 0.0,
+          "exact-match decoding temperature: 0 = greedy; > 0 samples (item i with seed + i)");
+ABSL_FLAG(uint64_t, seed, 1, "sampling seed when --temperature > 0");
 ABSL_FLAG(bool, json, false, "print the report as one JSON line");
 ABSL_FLAG(int64_t, per_task, 0,
           "score only the first N items of each task (and N/16 retrieval sets); 0 = all");
@@ -68,6 +71,8 @@ int main(int argc, char** argv) {
 
   prunegate::eval::EvalOptions options;
   options.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
+  options.sampling.temperature = absl::GetFlag(FLAGS_temperature);
+  options.sampling.seed = absl::GetFlag(FLAGS_seed);
   const std::string pooling = absl::GetFlag(FLAGS_pooling);
   if (pooling != "mean" && pooling != "last") return Fail("--pooling must be mean or last");
   options.pooling =
