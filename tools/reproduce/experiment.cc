@@ -1,0 +1,294 @@
+#include "tools/reproduce/experiment.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/common/status_macros.h"
+#include "server/eval/evaluator.h"
+#include "server/eval/runner.h"
+#include "server/model/model.h"
+#include "server/model/tokenizer.h"
+#include "server/probe/decode_trace.h"
+#include "server/probe/layer_probe.h"
+#include "server/tasks/task_parser.h"
+#include "server/verdict/assess.h"
+
+namespace prunegate::reproduce {
+namespace {
+
+using prune::DropKind;
+using verdict::TaskType;
+
+constexpr double kUnitTemperature = 1.0;
+
+double Mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / v.size();
+}
+
+// Index of `t` in `list` (the caller guarantees it is there).
+size_t IndexOf(const std::vector<double>& list, double t) {
+  return std::find(list.begin(), list.end(), t) - list.begin();
+}
+
+tasks::TaskSuite OnlyTask(const tasks::TaskSuite& suite, const std::string& task) {
+  tasks::TaskSuite out;
+  for (const auto& g : suite.generation) {
+    if (g.info.task == task) out.generation.push_back(g);
+  }
+  for (const auto& m : suite.multiple_choice) {
+    if (m.info.task == task) out.multiple_choice.push_back(m);
+  }
+  if (task == "retrieval") out.retrieval = suite.retrieval;
+  return out;
+}
+
+// Greedy task scores plus knowledge_gen exact match sampled at every temperature.
+absl::StatusOr<Scores> Score(const eval::Runner& runner, const tasks::TaskSuite& suite,
+                             const ExperimentOptions& o) {
+  eval::EvalOptions eo;
+  PG_ASSIGN_OR_RETURN(eval::EvalReport r, eval::Evaluate(runner, suite, eo));
+  Scores s;
+  s.knowledge_gen = r.generation_by_task["knowledge_gen"].rate();
+  s.arithmetic = r.generation_by_task["arithmetic"].rate();
+  s.multiple_choice = r.choice.rate();
+  s.retrieval = r.retrieval.rate();
+  const tasks::TaskSuite kg = OnlyTask(suite, "knowledge_gen");
+  for (double t : o.temperatures) {
+    eo.sampling.temperature = t;
+    eo.sampling.seed = o.seed;
+    PG_ASSIGN_OR_RETURN(eval::EvalReport sampled, eval::Evaluate(runner, kg, eo));
+    s.sampled_gen[t] = sampled.generation.rate();
+  }
+  return s;
+}
+
+// Per-sublayer statistics of removing each sublayer of `kind` alone, from one local +
+// propagated layer probe of the candidate that drops them all.
+absl::StatusOr<std::vector<LayerRow>> ProbeEachLayer(
+    std::shared_ptr<const Model> base, DropKind kind,
+    const std::vector<std::vector<int64_t>>& prompts,
+    const std::vector<prune::ImportanceScore>& importance) {
+  std::vector<int> all(base->num_layers());
+  for (int l = 0; l < base->num_layers(); ++l) all[l] = l;
+  PG_ASSIGN_OR_RETURN(auto cand, prune::DropLayers(*base, kind, all));
+  probe::LayerProbeOptions po;
+  po.mode = probe::LayerProbeMode::kPropagated;
+  po.all_positions = true;
+  po.temperatures = {kUnitTemperature};
+  const Sublayer want = kind == DropKind::kAttention ? Sublayer::kAttention : Sublayer::kMlp;
+  std::vector<LayerRow> rows(base->num_layers());
+  std::vector<int64_t> n(base->num_layers(), 0);
+  for (const auto& ids : prompts) {
+    PG_ASSIGN_OR_RETURN(auto probe, probe::LayerProbe::Create(base, cand, po));
+    PG_ASSIGN_OR_RETURN(auto records, probe->Feed(ids));
+    for (const auto& r : records) {
+      if (r.sublayer != want) continue;
+      LayerRow& row = rows[r.layer];
+      const auto& p = r.lens.probs[0];
+      row.ang_h += r.hidden.ang;
+      row.ang_h_pred += r.hidden.ang_pred;
+      row.ang_z += r.lens.logits.vector.ang;
+      row.ang_z_pred += r.lens.logits.vector.ang_pred;
+      row.ang_p += p.ang;
+      row.ang_p_pred += p.ang_pred;
+      row.kl += p.kl;
+      row.kl_pred += p.kl_pred;
+      row.top1 += r.lens.logits.top1_agree;
+      row.propagated_kl += r.propagated.probs[0].kl;
+      ++n[r.layer];
+    }
+  }
+  for (int l = 0; l < base->num_layers(); ++l) {
+    LayerRow& row = rows[l];
+    const double d = std::max<int64_t>(1, n[l]);
+    for (double* x : {&row.ang_h, &row.ang_h_pred, &row.ang_z, &row.ang_z_pred, &row.ang_p,
+                      &row.ang_p_pred, &row.kl, &row.kl_pred, &row.top1, &row.propagated_kl}) {
+      *x /= d;
+    }
+    row.layer = l;
+    row.sublayer = SublayerName(want);
+    for (const auto& s : importance) {
+      if (s.layer == l) row.importance = s.similarity;
+    }
+  }
+  return rows;
+}
+
+// Free-running and teacher-forced traces of every prompt: per-step KL and agreement, and the
+// teacher-forced KL at every statistics temperature.
+absl::Status Trace(std::shared_ptr<const Model> base, std::shared_ptr<const Model> cand,
+                   const std::vector<std::vector<int64_t>>& prompts, const ExperimentOptions& o,
+                   Variant* v) {
+  const size_t steps = o.trace_steps;
+  v->free_kl.assign(steps, 0);
+  v->teacher_kl.assign(steps, 0);
+  v->free_agree.assign(steps, 0);
+  v->kl_by_t.assign(o.stat_temperatures.size(), 0);
+  v->kl_pred_by_t.assign(o.stat_temperatures.size(), 0);
+  const size_t unit = IndexOf(o.stat_temperatures, kUnitTemperature);
+  int64_t teacher_steps = 0;
+  for (const auto& ids : prompts) {
+    probe::TraceOptions to;
+    to.max_steps = o.trace_steps;
+    to.temperatures = o.stat_temperatures;
+    to.mode = probe::TraceMode::kFree;
+    PG_ASSIGN_OR_RETURN(probe::TraceResult free, probe::TraceDecode(base, cand, ids, to));
+    for (size_t s = 0; s < steps && s < free.steps.size(); ++s) {
+      v->free_kl[s] += free.steps[s].stats.probs[unit].kl / prompts.size();
+      const bool same = free.first_divergence < 0 || free.first_divergence > int64_t(s);
+      v->free_agree[s] += (same ? 1.0 : 0.0) / prompts.size();
+    }
+    to.mode = probe::TraceMode::kTeacher;
+    PG_ASSIGN_OR_RETURN(probe::TraceResult teacher, probe::TraceDecode(base, cand, ids, to));
+    for (size_t s = 0; s < teacher.steps.size(); ++s) {
+      const auto& probs = teacher.steps[s].stats.probs;
+      if (s < steps) v->teacher_kl[s] += probs[unit].kl / prompts.size();
+      for (size_t t = 0; t < probs.size(); ++t) {
+        v->kl_by_t[t] += probs[t].kl;
+        v->kl_pred_by_t[t] += probs[t].kl_pred;
+      }
+      ++teacher_steps;
+    }
+  }
+  for (size_t t = 0; t < v->kl_by_t.size(); ++t) {
+    v->kl_by_t[t] /= std::max<int64_t>(1, teacher_steps);
+    v->kl_pred_by_t[t] /= std::max<int64_t>(1, teacher_steps);
+  }
+  return absl::OkStatus();
+}
+
+double Tolerance(const verdict::Policy& p, TaskType task) {
+  switch (task) {
+    case TaskType::kGeneration:
+      return p.generation.tolerance;
+    case TaskType::kMultipleChoice:
+      return p.multiple_choice.tolerance;
+    case TaskType::kRetrieval:
+      return p.retrieval.tolerance;
+  }
+  return 0;
+}
+
+double ScoreFor(const Scores& s, TaskType task, double t) {
+  switch (task) {
+    case TaskType::kGeneration:
+      return s.sampled_gen.at(t);
+    case TaskType::kMultipleChoice:
+      return s.multiple_choice;
+    case TaskType::kRetrieval:
+      return s.retrieval;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string Variant::name() const {
+  return absl::StrCat(prune::DropKindName(kind), " k=", k, " (layers ",
+                      absl::StrJoin(layers, ","), ")");
+}
+
+double Experiment::agreement() const {
+  int64_t agree = 0;
+  for (const Case& c : cases) agree += c.agrees();
+  return cases.empty() ? 0.0 : static_cast<double>(agree) / cases.size();
+}
+
+absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  auto log = [&](const std::string& line) {
+    if (o.log) o.log(line);
+  };
+  if (std::find(o.stat_temperatures.begin(), o.stat_temperatures.end(), kUnitTemperature) ==
+      o.stat_temperatures.end()) {
+    return absl::InvalidArgumentError("the statistics temperatures must include 1.0");
+  }
+  PG_RETURN_IF_ERROR(verdict::ValidatePolicy(o.policy));
+  PG_ASSIGN_OR_RETURN(std::shared_ptr<const Model> base, Model::Load(o.model_dir));
+  PG_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(o.model_dir));
+  std::shared_ptr<const Tokenizer> tokenizer(std::move(tok));
+  const std::string tasks_dir =
+      o.tasks_dir.empty() ? (std::filesystem::path(o.model_dir) / "tasks").string() : o.tasks_dir;
+  PG_ASSIGN_OR_RETURN(tasks::TaskSuite all, tasks::LoadTaskDir(tasks_dir));
+  const tasks::TaskSuite suite = tasks::FirstItemsPerTask(all, o.per_task);
+
+  Experiment e;
+  e.model_name = std::filesystem::path(o.model_dir).filename().string();
+  e.num_layers = base->num_layers();
+  e.parameters = base->parameter_count();
+  const eval::Runner runner_a{base, tokenizer, 16};
+
+  // Prompts for the probes and calibration tokens for the importance score: the generation
+  // items' prompts (knowledge questions, arithmetic, story openings), in file order.
+  std::vector<std::vector<int64_t>> prompts;
+  for (const auto& g : suite.generation) {
+    if (static_cast<int64_t>(prompts.size()) >= o.trace_prompts) break;
+    PG_ASSIGN_OR_RETURN(auto ids, eval::EncodePrompt(runner_a, g.prompt));
+    prompts.push_back(std::move(ids));
+  }
+  if (prompts.empty()) return absl::InvalidArgumentError("the task suite has no generation items");
+
+  log("scoring the baseline");
+  PG_ASSIGN_OR_RETURN(e.baseline, Score(runner_a, suite, o));
+
+  const int max_k = o.max_k > 0 ? o.max_k : e.num_layers / 2;
+  for (DropKind kind : {DropKind::kAttention, DropKind::kMlp, DropKind::kBlock}) {
+    PG_ASSIGN_OR_RETURN(auto importance, prune::ScoreImportance(base, kind, prompts));
+    if (kind != DropKind::kBlock) {
+      log(absl::StrCat("probing every layer: ", prune::DropKindName(kind)));
+      PG_ASSIGN_OR_RETURN(auto rows, ProbeEachLayer(base, kind, prompts, importance));
+      e.layers[rows.front().sublayer] = std::move(rows);
+    }
+    PG_ASSIGN_OR_RETURN(std::vector<int> order,
+                        prune::ChooseLayers(base, kind, max_k, prompts, prune::Selection::kOneShot));
+    for (int k = 1; k <= max_k; ++k) {
+      Variant v;
+      v.kind = kind;
+      v.k = k;
+      v.layers.assign(order.begin(), order.begin() + k);
+      std::sort(v.layers.begin(), v.layers.end());
+      log(absl::StrCat("variant ", v.name()));
+      PG_ASSIGN_OR_RETURN(auto cand, prune::DropLayers(*base, kind, v.layers));
+      const eval::Runner runner_b{cand, tokenizer, 16};
+      PG_ASSIGN_OR_RETURN(v.scores, Score(runner_b, suite, o));
+      PG_RETURN_IF_ERROR(Trace(base, cand, prompts, o, &v));
+      for (TaskType task :
+           {TaskType::kGeneration, TaskType::kMultipleChoice, TaskType::kRetrieval}) {
+        verdict::AssessOptions ao;
+        ao.task = task;
+        ao.temperatures = o.temperatures;
+        ao.policy = o.policy;
+        const tasks::TaskSuite items = OnlyTask(
+            suite, task == TaskType::kGeneration       ? "knowledge_gen"
+                   : task == TaskType::kMultipleChoice ? "knowledge_mc"
+                                                       : "retrieval");
+        PG_ASSIGN_OR_RETURN(verdict::Assessment a,
+                            verdict::Assess(runner_a, runner_b, items, ao));
+        for (const auto& tv : a.verdicts) {
+          Case c;
+          c.variant = v.name();
+          c.task = task;
+          c.temperature = tv.temperature;
+          c.level = tv.level;
+          c.rule = tv.rule;
+          c.reason = tv.reason;
+          c.checks = tv.checks;
+          c.baseline_score = ScoreFor(e.baseline, task, tv.temperature);
+          c.candidate_score = ScoreFor(v.scores, task, tv.temperature);
+          c.tolerance = Tolerance(o.policy, task);
+          e.cases.push_back(std::move(c));
+        }
+      }
+      e.variants.push_back(std::move(v));
+    }
+  }
+  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return e;
+}
+
+}  // namespace prunegate::reproduce
