@@ -1,0 +1,201 @@
+// Bearer tokens (flag and --config token_file), TLS and mTLS with certificates made here by the
+// openssl CLI; health and reflection stay open.
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/service/service_test_util.h"
+#include "tests/testing/paths.h"
+#include "tests/testing/server_process.h"
+
+namespace prunegate::testing {
+namespace {
+
+using ::testing::Contains;
+using HealthStatus = grpc::health::v1::HealthCheckResponse;
+
+constexpr char kToken[] = "s3cret-token";
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+grpc::Status ListWith(const std::string& address, const std::string& token) {
+  auto stub = PrunegateStub(address);
+  v1::ListModelsResponse response;
+  auto context = Context(absl::Seconds(10), token);
+  return stub->ListModels(context.get(), {}, &response);
+}
+
+v1::TraceDecodeRequest ShortTrace() {
+  v1::TraceDecodeRequest request;
+  request.set_baseline("tinykb");
+  request.set_candidate("tinykb");
+  *request.mutable_prompt() = IdsInput({1535, 10, 11});
+  request.set_max_steps(2);
+  return request;
+}
+
+TEST(TokenTest, EveryPrunegateRpcNeedsTheBearerTokenFromTheConfigFile) {
+  const std::string dir = MakeTempDir("prunegate-token");
+  std::ofstream(dir + "/token") << kToken << "\n";
+  std::ofstream(dir + "/config.json")
+      << "{\"model_root\": \"" << TestModelRoot() << "\", \"load\": [{\"name\": \"tinykb\", "
+      << "\"path\": \"tinykb\"}], \"token_file\": \"" << dir << "/token\", \"max_streams\": 4}";
+  auto server = ServerProcess::Start({"--config", dir + "/config.json"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = (*server)->address();
+
+  grpc::Status status = ListWith(address, "");
+  EXPECT_CODE(status, UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("missing bearer token"));
+  EXPECT_CODE(ListWith(address, "wrong"), UNAUTHENTICATED);
+  EXPECT_CODE(ListWith(address, std::string(kToken) + "x"), UNAUTHENTICATED);
+  EXPECT_TRUE(ListWith(address, kToken).ok());
+
+  auto stub = PrunegateStub(address);
+  EXPECT_CODE(LoadModel(*stub, "other", "other"), UNAUTHENTICATED);
+  EXPECT_TRUE(LoadModel(*stub, "other", "other", nullptr, kToken).ok());
+  auto trace = Stream(*stub, &v1::Prunegate::Stub::TraceDecode, ShortTrace());
+  EXPECT_CODE(trace.status, UNAUTHENTICATED);
+  EXPECT_TRUE(trace.messages.empty());
+  trace = Stream(*stub, &v1::Prunegate::Stub::TraceDecode, ShortTrace(), "wrong");
+  EXPECT_CODE(trace.status, UNAUTHENTICATED);
+  trace = Stream(*stub, &v1::Prunegate::Stub::TraceDecode, ShortTrace(), kToken);
+  EXPECT_TRUE(trace.status.ok()) << trace.status.error_message();
+  EXPECT_EQ(trace.messages.size(), 3u);
+
+  // Health and reflection need no token.
+  auto health = CheckHealth(address, "prunegate.v1.Prunegate");
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, HealthStatus::SERVING);
+  auto services = ReflectedServices(address);
+  ASSERT_TRUE(services.ok()) << services.status();
+  EXPECT_THAT(*services, Contains("prunegate.v1.Prunegate"));
+  EXPECT_THAT(*services, Contains("grpc.health.v1.Health"));
+  EXPECT_EQ((*server)->Terminate(), 0);
+}
+
+TEST(TokenTest, TokenFlag) {
+  auto server = ServerProcess::Start(TinykbServerArgs({"--token", kToken}));
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_CODE(ListWith((*server)->address(), ""), UNAUTHENTICATED);
+  EXPECT_TRUE(ListWith((*server)->address(), kToken).ok());
+}
+
+// A CA, a server certificate for localhost / 127.0.0.1 and a client certificate signed by it, and
+// a second CA with its own client certificate that the server must not accept.
+class TlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(MakeTempDir("prunegate-tls"));
+    const std::string script = absl::StrCat(R"(set -e
+cd ')",
+                                            *dir_, R"('
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key"; }
+ca() { key "$1"; openssl req -x509 -new -key "$1.key" -out "$1.crt" -days 2 -subj "/CN=$1"; }
+leaf() {  # name ca cn extfile
+  key "$1"
+  openssl req -new -key "$1.key" -out "$1.csr" -subj "/CN=$3"
+  openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -out "$1.crt" \
+    -days 2 -extfile "$4"
+}
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
+printf 'extendedKeyUsage=clientAuth\n' > client.ext
+ca ca
+ca rogue-ca
+leaf server ca localhost server.ext
+leaf client ca client client.ext
+leaf rogue-client rogue-ca client client.ext
+)");
+    std::ofstream(*dir_ + "/make-certs.sh") << script;
+    const std::string command =
+        absl::StrCat("bash '", *dir_, "/make-certs.sh' > '", *dir_, "/openssl.log' 2>&1");
+    certs_ok_ = std::system(command.c_str()) == 0;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(certs_ok_) << "openssl failed: " << ReadText(*dir_ + "/openssl.log");
+  }
+
+  static std::string File(const std::string& name) { return *dir_ + "/" + name; }
+
+  // ListModels over TLS trusting `ca`, presenting `client` ("" = no client certificate).
+  static grpc::Status ListOverTls(const std::string& address, const std::string& ca,
+                                  const std::string& client) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadText(File(ca + ".crt"));
+    if (!client.empty()) {
+      options.pem_private_key = ReadText(File(client + ".key"));
+      options.pem_cert_chain = ReadText(File(client + ".crt"));
+    }
+    auto stub = v1::Prunegate::NewStub(
+        Channel(address, grpc::SslCredentials(options), /*ssl_target=*/"localhost"));
+    v1::ListModelsResponse response;
+    auto context = Context(absl::Seconds(10));
+    return stub->ListModels(context.get(), {}, &response);
+  }
+
+  static grpc::Status ListInsecure(const std::string& address) { return ListWith(address, ""); }
+
+  static inline std::string* dir_ = nullptr;
+  static inline bool certs_ok_ = false;
+};
+
+TEST_F(TlsTest, ServerCertificateOnly) {
+  auto server = ServerProcess::Start(
+      TinykbServerArgs({"--tls-cert", File("server.crt"), "--tls-key", File("server.key")}));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = (*server)->address();
+  grpc::Status status = ListOverTls(address, "ca", "");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(ListOverTls(address, "ca", "client").ok());  // a client certificate is not needed
+  EXPECT_CODE(ListOverTls(address, "rogue-ca", ""), UNAVAILABLE);  // untrusted server
+  EXPECT_CODE(ListInsecure(address), UNAVAILABLE);                 // plaintext to a TLS port
+  EXPECT_EQ((*server)->Terminate(), 0);
+}
+
+TEST_F(TlsTest, MutualTlsRequiresAClientCertificateFromTheCa) {
+  auto server = ServerProcess::Start(
+      TinykbServerArgs({"--tls-cert", File("server.crt"), "--tls-key", File("server.key"),
+                        "--tls-client-ca", File("ca.crt")}));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = (*server)->address();
+  grpc::Status status = ListOverTls(address, "ca", "client");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_CODE(ListOverTls(address, "ca", ""), UNAVAILABLE);              // no client certificate
+  EXPECT_CODE(ListOverTls(address, "ca", "rogue-client"), UNAVAILABLE);  // signed by another CA
+  EXPECT_CODE(ListInsecure(address), UNAVAILABLE);
+  EXPECT_EQ((*server)->Terminate(), 0);
+}
+
+TEST(ServerFlagsTest, BadStartsExitWithAMessage) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;  // expected in the server's stderr
+  };
+  const std::string root = TestModelRoot();
+  const std::vector<Case> cases = {
+      {{"--model-root", "/nonexistent-root"}, "model root /nonexistent-root"},
+      {{"--model-root", root, "--no-such-flag", "1"}, "unknown flag --no-such-flag"},
+      {{"--model-root", root, "--grpc-port", "x"}, "--grpc-port: expected an integer"},
+      {{"--model-root", root, "--load", "x=no-such-dir"}, "--load x=no-such-dir"},
+      {{"--model-root", root, "--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
+  };
+  for (const Case& c : cases) {
+    auto server = ServerProcess::Start(c.args, absl::Seconds(30));
+    ASSERT_FALSE(server.ok()) << "started with " << ::testing::PrintToString(c.args);
+    EXPECT_THAT(std::string(server.status().message()), ::testing::HasSubstr("exited with code"));
+    EXPECT_THAT(std::string(server.status().message()), ::testing::HasSubstr(c.message));
+  }
+}
+
+}  // namespace
+}  // namespace prunegate::testing

@@ -1,0 +1,176 @@
+#include "tests/testing/server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/paths.h"
+
+extern char** environ;
+
+namespace prunegate::testing {
+namespace {
+
+constexpr absl::Duration kDefaultReadyTimeout = absl::Seconds(90);
+constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Exit code of a waitpid status: the code, or 128 + the signal.
+int DecodeWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+absl::StatusOr<pid_t> SpawnWithLogs(const std::vector<std::string>& argv,
+                                    const std::string& stdout_path, const std::string& stderr_path,
+                                    char* const* envp) {
+  if (argv.empty()) return absl::InvalidArgumentError("no program to start");
+  std::vector<std::string> strings = argv;
+  std::vector<char*> pointers;
+  for (std::string& arg : strings) pointers.push_back(arg.data());
+  pointers.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, pointers[0], &actions, nullptr, pointers.data(),
+                             envp != nullptr ? envp : environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc)));
+  }
+  return pid;
+}
+
+std::string ServerProcess::BinaryPath() { return PRUNEGATE_SERVER_BINARY; }
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
+    const std::vector<std::string>& extra_args) {
+  return Start(extra_args, kDefaultReadyTimeout);
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
+    const std::vector<std::string>& extra_args, absl::Duration ready_timeout) {
+  std::unique_ptr<ServerProcess> server(new ServerProcess());
+  server->dir_ = MakeTempDir("prunegate-server");
+  server->stderr_path_ = server->dir_ + "/stderr.log";
+  const std::string stdout_path = server->dir_ + "/stdout.log";
+  const std::string ready_path = server->dir_ + "/ready.json";
+
+  std::vector<std::string> args = {BinaryPath()};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  for (const char* arg : {"--grpc-port", "0", "--metrics-port", "0", "--ready-file"}) {
+    args.emplace_back(arg);
+  }
+  args.push_back(ready_path);
+  // A later flag wins, so a caller's --metrics-port -1 must come after ours.
+  for (size_t i = 0; i + 1 < extra_args.size(); ++i) {
+    if (extra_args[i] == "--metrics-port") {
+      args.push_back("--metrics-port");
+      args.push_back(extra_args[i + 1]);
+    }
+  }
+  absl::StatusOr<pid_t> pid = SpawnWithLogs(args, stdout_path, server->stderr_path_);
+  if (!pid.ok()) return pid.status();
+  server->pid_ = *pid;
+
+  const absl::Time deadline = absl::Now() + ready_timeout;
+  while (true) {
+    if (server->WaitExit(absl::ZeroDuration())) {
+      return absl::InternalError(absl::StrCat(
+          "prunegate-server exited with code ", server->exit_code_, " before it was ready (",
+          absl::StrJoin(extra_args, " "), "); stderr:\n", server->StderrTail()));
+    }
+    const std::string ready = ReadFile(ready_path);
+    if (!ready.empty()) {
+      const nlohmann::json json = nlohmann::json::parse(ready, nullptr, /*allow_exceptions=*/false);
+      if (!json.is_object() || !json.contains("grpc_port") ||
+          !json["grpc_port"].is_number_integer()) {
+        return absl::InternalError(absl::StrCat("malformed ready file ", ready_path, ": ", ready));
+      }
+      server->grpc_port_ = json["grpc_port"].get<int>();
+      if (json.contains("metrics_port") && json["metrics_port"].is_number_integer()) {
+        server->metrics_port_ = json["metrics_port"].get<int>();
+      }
+      return server;
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("prunegate-server was not ready after ", absl::FormatDuration(ready_timeout),
+                       " (", absl::StrJoin(extra_args, " "), "); stderr:\n", server->StderrTail()));
+    }
+    absl::SleepFor(kPollInterval);
+  }
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0 && !reaped_) Terminate();
+}
+
+std::string ServerProcess::address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+
+bool ServerProcess::WaitExit(absl::Duration timeout) {
+  if (reaped_) return true;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t got = waitpid(pid_, &status, WNOHANG);
+    if (got == pid_) {
+      reaped_ = true;
+      exit_code_ = DecodeWaitStatus(status);
+      return true;
+    }
+    if (got < 0 && errno != EINTR) {
+      reaped_ = true;  // not our child any more; nothing to wait for
+      return true;
+    }
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(std::min(kPollInterval, deadline - absl::Now()));
+  }
+}
+
+bool ServerProcess::Running() { return pid_ > 0 && !WaitExit(absl::ZeroDuration()); }
+
+int ServerProcess::Terminate(absl::Duration timeout) {
+  if (pid_ <= 0) return -1;
+  if (reaped_) return exit_code_;
+  kill(pid_, SIGTERM);
+  if (!WaitExit(timeout)) {
+    kill(pid_, SIGKILL);
+    WaitExit(absl::InfiniteDuration());
+  }
+  return exit_code_;
+}
+
+std::string ServerProcess::StderrTail(size_t max_bytes) const {
+  const std::string text = ReadFile(stderr_path_);
+  if (text.size() <= max_bytes) return text;
+  return "..." + text.substr(text.size() - max_bytes);
+}
+
+}  // namespace prunegate::testing
