@@ -236,13 +236,14 @@ TEST_F(CorpusTest, TrainingAnswersMatchTheKnowledgeBase) {
       ++qa;
       continue;
     }
-    // Multiple choice: Q line, four option lines, "Answer: X".
+    // Multiple choice: Q line, four option lines "<value> <letter>", "Answer: X".
     ASSERT_LT(i + 5, lines.size() + 1) << line;
     std::vector<std::string> values;
     for (int k = 0; k < 4; ++k) {
       const std::string& option = lines[i + 1 + k];
-      ASSERT_EQ(option.substr(0, 3), std::string(1, "ABCD"[k]) + ". ") << option;
-      values.push_back(option.substr(3));
+      ASSERT_GT(option.size(), 2u) << option;
+      ASSERT_EQ(option.substr(option.size() - 2), std::string(" ") + "ABCD"[k]) << option;
+      values.push_back(option.substr(0, option.size() - 2));
     }
     const std::string& answer = lines[i + 5];
     ASSERT_EQ(answer.size(), 9u) << answer;
@@ -293,7 +294,10 @@ TEST_F(CorpusTest, MultipleChoiceLabelsPointAtTheFact) {
     ASSERT_EQ(lines.size(), 6u);
     EXPECT_EQ(lines[5], "Answer:");
     std::vector<std::string> values;
-    for (int k = 0; k < 4; ++k) values.push_back(lines[1 + k].substr(3));
+    for (int k = 0; k < 4; ++k) {
+      ASSERT_EQ(lines[1 + k].substr(lines[1 + k].size() - 2), std::string(" ") + "ABCD"[k]);
+      values.push_back(lines[1 + k].substr(0, lines[1 + k].size() - 2));
+    }
     const std::string& attribute = item.info.meta.at("attribute");
     const Json& entity = entities.at(item.info.meta.at("entity"));
     ++per_attribute[attribute];

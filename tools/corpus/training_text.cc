@@ -28,15 +28,15 @@ const char* DocKindName(DocKind kind) {
 int DocKindBytePercent(DocKind kind) {
   switch (kind) {
     case DocKind::kProfile:
-      return 20;
+      return 17;
     case DocKind::kQa:
-      return 22;
+      return 19;
     case DocKind::kMultipleChoice:
-      return 20;
+      return 32;
     case DocKind::kArithmetic:
-      return 18;
+      return 16;
     case DocKind::kStory:
-      return 20;
+      return 16;
   }
   return 0;
 }
