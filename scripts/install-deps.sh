@@ -13,6 +13,16 @@ PACKAGES=(
   prometheus openssl
 )
 
+# PRUNEGATE_DEPS_SKIP: packages (space-separated) to leave out. docker/Dockerfile.cuda sets it to
+# libtorch-dev: it builds against an upstream CUDA libtorch on Ubuntu 24.04, which has none.
+if [ -n "${PRUNEGATE_DEPS_SKIP:-}" ]; then
+  kept=()
+  for p in "${PACKAGES[@]}"; do
+    case " ${PRUNEGATE_DEPS_SKIP} " in *" $p "*) ;; *) kept+=("$p") ;; esac
+  done
+  PACKAGES=("${kept[@]}")
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
