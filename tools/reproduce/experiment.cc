@@ -162,6 +162,52 @@ absl::Status Trace(std::shared_ptr<const Model> base, std::shared_ptr<const Mode
   return absl::OkStatus();
 }
 
+// Story openings for a model without task files (TinyStories-style models such as
+// stories260K).
+const std::vector<std::string>& StoryOpenings() {
+  static const auto* kOpenings = new std::vector<std::string>{
+      "Once upon a time, there was a little girl named Lily.",
+      "Once upon a time, there was a big dog.",
+      "Tom and Sue went to the park.",
+      "One day, a little bird found a shiny stone.",
+      "Sam had a red ball. He liked to",
+      "There was a small cat who lived in a house.",
+      "Once upon a time, a boy named Ben wanted to",
+      "The sun was hot and the children were",
+      "Mia saw a big tree in the garden.",
+      "One day, the little fish swam to",
+      "Lucy loved her mom very much. One day,",
+      "The old man had a small boat.",
+      "Once there was a happy frog.",
+      "Max and his friend played with",
+      "It was a rainy day. Anna wanted to",
+      "A little bear lived in the woods."};
+  return *kOpenings;
+}
+
+// Mean over prompts of the fraction of the baseline's tokens the candidate reproduces at the
+// same positions, both sampling at T with the same seeds.
+absl::StatusOr<double> SampledAgreement(const eval::Runner& a, const eval::Runner& b,
+                                        const std::vector<std::vector<int64_t>>& prompts,
+                                        const ExperimentOptions& o, double t) {
+  SamplingOptions so;
+  so.temperature = t;
+  so.seed = o.seed;
+  const int64_t steps = o.policy.generation.max_steps;
+  const bool newline = o.policy.generation.stop_at_newline;
+  PG_ASSIGN_OR_RETURN(auto want, eval::Continuations(a, prompts, steps, newline, so));
+  PG_ASSIGN_OR_RETURN(auto got, eval::Continuations(b, prompts, steps, newline, so));
+  double sum = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const auto& w = want[i].ids;
+    const auto& g = got[i].ids;
+    int64_t same = 0;
+    for (size_t k = 0; k < w.size() && k < g.size(); ++k) same += w[k] == g[k];
+    sum += w.empty() ? (g.empty() ? 1.0 : 0.0) : static_cast<double>(same) / w.size();
+  }
+  return want.empty() ? 0.0 : sum / want.size();
+}
+
 double Tolerance(const verdict::Policy& p, TaskType task) {
   switch (task) {
     case TaskType::kGeneration:
@@ -214,10 +260,22 @@ absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
   std::shared_ptr<const Tokenizer> tokenizer(std::move(tok));
   const std::string tasks_dir =
       o.tasks_dir.empty() ? (std::filesystem::path(o.model_dir) / "tasks").string() : o.tasks_dir;
-  PG_ASSIGN_OR_RETURN(tasks::TaskSuite all, tasks::LoadTaskDir(tasks_dir));
-  const tasks::TaskSuite suite = tasks::FirstItemsPerTask(all, o.per_task);
-
   Experiment e;
+  e.generation_only = o.tasks_dir.empty() && !std::filesystem::is_directory(tasks_dir);
+  tasks::TaskSuite suite;
+  if (e.generation_only) {
+    for (const std::string& text : StoryOpenings()) {
+      tasks::GenerationItem g;
+      g.info.task = "stories";
+      g.prompt = text;
+      g.scoring = tasks::Scoring::kBaselineAgreement;
+      suite.generation.push_back(g);
+    }
+  } else {
+    PG_ASSIGN_OR_RETURN(tasks::TaskSuite all, tasks::LoadTaskDir(tasks_dir));
+    suite = tasks::FirstItemsPerTask(all, o.per_task);
+  }
+
   e.model_name = std::filesystem::path(o.model_dir).filename().string();
   e.num_layers = base->num_layers();
   e.parameters = base->parameter_count();
@@ -234,7 +292,11 @@ absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
   if (prompts.empty()) return absl::InvalidArgumentError("the task suite has no generation items");
 
   log("scoring the baseline");
-  PG_ASSIGN_OR_RETURN(e.baseline, Score(runner_a, suite, o));
+  if (e.generation_only) {
+    for (double t : o.temperatures) e.baseline.sampled_gen[t] = 1.0;
+  } else {
+    PG_ASSIGN_OR_RETURN(e.baseline, Score(runner_a, suite, o));
+  }
 
   const int max_k = o.max_k > 0 ? o.max_k : e.num_layers / 2;
   for (DropKind kind : {DropKind::kAttention, DropKind::kMlp, DropKind::kBlock}) {
@@ -255,15 +317,26 @@ absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
       log(absl::StrCat("variant ", v.name()));
       PG_ASSIGN_OR_RETURN(auto cand, prune::DropLayers(*base, kind, v.layers));
       const eval::Runner runner_b{cand, tokenizer, 16};
-      PG_ASSIGN_OR_RETURN(v.scores, Score(runner_b, suite, o));
+      if (e.generation_only) {
+        for (double t : o.temperatures) {
+          PG_ASSIGN_OR_RETURN(v.scores.sampled_gen[t],
+                              SampledAgreement(runner_a, runner_b, prompts, o, t));
+        }
+      } else {
+        PG_ASSIGN_OR_RETURN(v.scores, Score(runner_b, suite, o));
+      }
       PG_RETURN_IF_ERROR(Trace(base, cand, prompts, o, &v));
-      for (TaskType task :
-           {TaskType::kGeneration, TaskType::kMultipleChoice, TaskType::kRetrieval}) {
+      std::vector<TaskType> task_types = {TaskType::kGeneration};
+      if (!e.generation_only) {
+        task_types.push_back(TaskType::kMultipleChoice);
+        task_types.push_back(TaskType::kRetrieval);
+      }
+      for (TaskType task : task_types) {
         verdict::AssessOptions ao;
         ao.task = task;
         ao.temperatures = o.temperatures;
         ao.policy = o.policy;
-        const tasks::TaskSuite items = OnlyTask(
+        const tasks::TaskSuite items = e.generation_only ? suite : OnlyTask(
             suite, task == TaskType::kGeneration       ? "knowledge_gen"
                    : task == TaskType::kMultipleChoice ? "knowledge_mc"
                                                        : "retrieval");

@@ -31,6 +31,10 @@ struct ExperimentOptions {
   std::function<void(const std::string&)> log;  // progress lines (optional)
 };
 
+// A model directory without a tasks/ folder (e.g. stories260K) is run in generation-only mode:
+// story openings as prompts, and as the outcome the agreement of the candidate's sampled
+// continuation with the baseline's (same seeds), token by token; the baseline scores 1.
+
 // Task scores of one model (baseline or variant).
 struct Scores {
   double knowledge_gen = 0;  // greedy exact match (the headline generation score)
@@ -38,6 +42,7 @@ struct Scores {
   double multiple_choice = 0;
   double retrieval = 0;                     // recall@1
   std::map<double, double> sampled_gen;     // knowledge_gen exact match sampled at T
+                                            // (generation-only mode: agreement with baseline)
 };
 
 // Local layer-probe statistics of one sublayer removed from the baseline (mean over prompts and
@@ -80,6 +85,7 @@ struct Case {
 
 struct Experiment {
   std::string model_name;
+  bool generation_only = false;
   int num_layers = 0;
   int64_t parameters = 0;
   Scores baseline;
