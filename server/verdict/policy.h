@@ -30,13 +30,15 @@ struct Thresholds {
   double unsafe = 0;
 };
 
+// Defaults calibrated on models/tinykb (docs/reproduction.md, `bash scripts/reproduce.sh`).
+
 // Generation: the free-running decode trace, both models sampling at the verdict's temperature T
 // with the same seed.
 struct GenerationPolicy {
   Thresholds divergence_rate{0.10, 0.30};   // fraction of prompts whose continuations differ
-  Thresholds early_divergence{0.05, 0.15};  // 1 - mean(first divergence step or steps) / steps
-  Thresholds mean_kl{0.02, 0.10};           // mean KL(p||q) at T up to the first divergence
-  Thresholds kl_pred{0.02, 0.10};           // mean Var_p(δ) / (2 T²) over the same steps
+  Thresholds early_divergence{0.10, 0.30};  // 1 - mean(first divergence step or steps) / steps
+  Thresholds mean_kl{0.05, 0.20};           // mean KL(p||q) at T up to the first divergence
+  Thresholds kl_pred{0.05, 0.20};           // mean Var_p(δ) / (2 T²) over the same steps
   double tolerance = 0.05;                  // acceptable task-score drop (calibration target)
   int64_t max_steps = 24;                   // tokens generated per prompt
   int64_t max_prompts = 64;                 // the first this many prompts are used; 0 = all
@@ -48,17 +50,17 @@ struct GenerationPolicy {
 
 // Multiple choice: next-token logits restricted to the option tokens.
 struct MultipleChoicePolicy {
-  Thresholds accuracy_drop{0.02, 0.05};        // accuracy_a - accuracy_b on labelled items
-  Thresholds argmax_disagreement{0.05, 0.15};  // fraction of items whose argmax option changed
-  Thresholds mean_kl{0.05, 0.20};              // mean option-subspace KL(p_C||q_C) at T
+  Thresholds accuracy_drop{0.05, 0.10};        // accuracy_a - accuracy_b on labelled items
+  Thresholds argmax_disagreement{0.15, 0.30};  // fraction of items whose argmax option changed
+  Thresholds mean_kl{0.10, 0.30};              // mean option-subspace KL(p_C||q_C) at T
   double tolerance = 0.05;
 };
 
 // Retrieval: pooled hidden-state embeddings; temperature-independent.
 struct RetrievalPolicy {
-  Thresholds recall_drop{0.02, 0.05};  // recall@1_a - recall@1_b
-  Thresholds cosine_loss{0.02, 0.10};  // 1 - mean cosine of the two models' embeddings
-  Thresholds topk_loss{0.05, 0.20};    // 1 - mean top-k overlap of the document rankings
+  Thresholds recall_drop{0.05, 0.10};  // recall@1_a - recall@1_b
+  Thresholds cosine_loss{0.25, 0.50};  // 1 - mean cosine of the two models' embeddings
+  Thresholds topk_loss{0.50, 0.80};    // 1 - mean top-k overlap of the document rankings
   double tolerance = 0.05;
   int64_t top_k = 3;  // k of the top-k overlap
 };

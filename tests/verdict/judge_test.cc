@@ -167,9 +167,9 @@ TEST(JudgeTest, ReasonLine) {
             "UNSAFE: generation.divergence_rate 0.62 > 0.30 at T=0.2 (31 of 50 prompts diverged "
             "within 24 steps)");
   GenerationEvidence small = CleanGeneration();
-  small.kl_pred = 0.034;
+  small.kl_pred = 0.074;
   EXPECT_EQ(Judge(DefaultPolicy(), small).reason,
-            "RISKY: generation.kl_pred 0.03 > 0.02 at T=1 (mean Var_p(delta)/(2T^2) at T=1 over "
+            "RISKY: generation.kl_pred 0.07 > 0.05 at T=1 (mean Var_p(delta)/(2T^2) at T=1 over "
             "480 steps up to the first divergence)");
 }
 
@@ -283,7 +283,7 @@ TEST(AssessmentTest, OverallIsTheWorstAndFormatsCarryEverything) {
   cool.temperature = 0.5;
   cool.mean_kl = 0.5;  // UNSAFE
   hot.temperature = 1.5;
-  hot.mean_kl = 0.1;  // RISKY
+  hot.mean_kl = 0.2;  // RISKY
   a.multiple_choice = {cool, hot};
   JudgeAll(DefaultPolicy(), &a);
   ASSERT_EQ(a.verdicts.size(), 2u);
