@@ -204,7 +204,10 @@ std::string Patterns(const Experiment& e, const ExperimentOptions& o) {
   say(steeper == cases, "Lower temperature amplifies the probability-space error (KL ∝ 1/T²)",
       absl::StrCat("Teacher-forced KL at T=", o.stat_temperatures.front(), " exceeds KL at T=",
                    o.stat_temperatures.back(), " for ", steeper, " of ", cases,
-                   " variants (see KL·T², roughly constant where the estimate holds)."));
+                   " variants (KL·T² is roughly constant where the estimate holds). The 1/T² "
+                   "law assumes p fixed; where both models agree on a confident argmax, KL "
+                   "vanishes as T → 0 instead, and low temperature is fragile only where the "
+                   "perturbation reaches the top token."));
   say(outcome_worse * 2 > cases, "…and that shows in the task score",
       absl::StrCat("The generation loss at T=", t_lo, " is at least the loss at T=",
                    t_hi, " in ", outcome_worse, " of ", cases,
