@@ -1,5 +1,7 @@
 #include "server/probe/layer_probe.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
 #include "torch/torch.h"
@@ -98,11 +100,18 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
   const int64_t first = options_.all_positions ? 0 : s - 1;
   const int64_t rows = s - first;
 
-  std::vector<at::Tensor> ha_rows, hb_rows;
+  // Lens inputs: the distinct hidden rows, each projected once. HA block k (the baseline's h_a of
+  // record block k) is rows [k*rows, (k+1)*rows); hb_index names the row of every h_b: its own
+  // h_a when the sublayer is shared (f_b = f_a), the previous h_a when the candidate dropped it
+  // (h_b = x), else a row of its own appended after all HA blocks.
+  std::vector<at::Tensor> lens_rows, hb_new;
+  std::vector<int64_t> hb_index;
   std::vector<SublayerRecord> meta;
   const bool propagate = options_.mode == LayerProbeMode::kPropagated;
   std::vector<Perturbed> perturbed;  // kPropagated: streams to carry on, one per changed sublayer
   at::Tensor h = Transformer::Embed(*a_, in.ids);
+  int64_t block = 0;  // record blocks (sublayers) so far
+  const int64_t n_ha = 2 * static_cast<int64_t>(a_->num_layers()) * rows;
   for (int layer = 0; layer < a_->num_layers(); ++layer) {
     if (cancelled && cancelled()) return absl::CancelledError("layer probe cancelled");
     for (Sublayer sub : {Sublayer::kAttention, Sublayer::kMlp}) {
@@ -111,14 +120,39 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
       const bool present = sub == Sublayer::kAttention ? lb.has_attention() : lb.has_mlp();
       const bool shared =
           sub == Sublayer::kAttention ? attention_shared_[layer] : mlp_shared_[layer];
-      at::Tensor fb = !present ? at::Tensor()
-                      : shared ? fa
-                               : Transformer::SublayerOutput(*b_, layer, sub, h, ctx_b, &cache_b_);
+      at::Tensor x = h[0].narrow(0, first, rows);  // (rows, H): the probed positions
       at::Tensor ha = fa.defined() ? h + fa : h;
-      at::Tensor hb = fb.defined() ? h + fb : h;
-      ha_rows.push_back(ha[0].narrow(0, first, rows));
-      hb_rows.push_back(hb[0].narrow(0, first, rows));
-      if (propagate && !shared) perturbed.push_back({layer, sub, hb, meta.size()});
+      lens_rows.push_back(ha[0].narrow(0, first, rows));
+      int64_t hb_from = -1;  // first HA row h_b equals, or -1: a new row
+      if (shared) {
+        hb_from = block * rows;
+      } else if (!present) {
+        if (block > 0) {
+          hb_from = (block - 1) * rows;  // x is the previous sublayer's h_a
+        } else {
+          hb_new.push_back(x);  // x is the embedding
+        }
+        if (propagate) perturbed.push_back({layer, sub, h, meta.size()});
+      } else if (propagate) {
+        // The whole stream h_b goes on through the baseline.
+        at::Tensor hb = h + Transformer::SublayerOutput(*b_, layer, sub, h, ctx_b, &cache_b_);
+        hb_new.push_back(hb[0].narrow(0, first, rows));
+        perturbed.push_back({layer, sub, hb, meta.size()});
+      } else if (sub == Sublayer::kMlp) {
+        // Local mode needs f_b at the probed positions only: an MLP acts per position. At least
+        // two rows when there are, so it takes the GEMM path as the baseline's forward does (one
+        // row goes to GEMV, which rounds differently): an unshared copy still gives exact zeros.
+        const int64_t m = std::min(s, std::max<int64_t>(rows, 2));
+        at::Tensor fb =
+            Transformer::SublayerOutput(*b_, layer, sub, h.narrow(1, s - m, m), ctx_b, &cache_b_);
+        hb_new.push_back(x + fb[0].narrow(0, m - rows, rows));
+      } else {
+        // Attention: every fed position writes the candidate's cache.
+        at::Tensor fb = Transformer::SublayerOutput(*b_, layer, sub, h, ctx_b, &cache_b_);
+        hb_new.push_back(x + fb[0].narrow(0, first, rows));
+      }
+      if (hb_from < 0) hb_from = n_ha + static_cast<int64_t>(hb_new.size() - 1) * rows;
+      for (int64_t r = 0; r < rows; ++r) hb_index.push_back(hb_from + r);
       for (int64_t r = 0; r < rows; ++r) {
         SublayerRecord rec;
         rec.layer = layer;
@@ -129,6 +163,7 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
         meta.push_back(rec);
       }
       h = ha;
+      ++block;
     }
   }
   // h_b carried on through the rest of the baseline; shared sublayers keep the baseline output.
@@ -145,17 +180,26 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
   length_ += s;
   last_logits_ = Transformer::Logits(*a_, h[0][s - 1]);
 
-  // One batched lens product for every sublayer and position.
-  at::Tensor HA = torch::cat(ha_rows, 0), HB = torch::cat(hb_rows, 0);
-  auto lens = [&](const at::Tensor& x) {
-    return options_.lens == Lens::kNormHead ? Transformer::Logits(*a_, x)
-                                            : Transformer::LmHead(*a_, x).to(torch::kFloat);
+  // One batched lens product over the distinct rows: HA, then the candidate's own h_b rows.
+  lens_rows.insert(lens_rows.end(), hb_new.begin(), hb_new.end());
+  const at::Tensor U = torch::cat(lens_rows, 0);  // (n_ha + new, H)
+  bool hb_all_new = static_cast<int64_t>(hb_new.size()) * rows == n_ha;
+  for (int64_t i = 0; hb_all_new && i < n_ha; ++i) hb_all_new = hb_index[i] == n_ha + i;
+  const at::Tensor hb_rows_index =
+      hb_all_new ? at::Tensor() : torch::tensor(hb_index, torch::kLong).to(device);
+  auto hb_of = [&](const at::Tensor& rows_of_u) {  // (n_ha, ...) h_b rows of a tensor over U
+    return hb_all_new ? rows_of_u.narrow(0, n_ha, n_ha) : rows_of_u.index_select(0, hb_rows_index);
   };
+  const at::Tensor HA = U.narrow(0, 0, n_ha), HB = hb_of(U);
+  const at::Tensor Z = options_.lens == Lens::kNormHead
+                           ? Transformer::Logits(*a_, U)
+                           : Transformer::LmHead(*a_, U).to(torch::kFloat);  // (rows of U, V)
   PG_ASSIGN_OR_RETURN(std::vector<VectorStats> hidden, CompareVectors(HA, HB));
   CompareOptions co;
   co.temperatures = options_.temperatures;
   co.top_k = options_.top_k;
-  PG_ASSIGN_OR_RETURN(std::vector<RowStats> lens_stats, CompareLogits(lens(HA), lens(HB), co));
+  PG_ASSIGN_OR_RETURN(std::vector<RowStats> lens_stats,
+                      CompareLogits(Z.narrow(0, 0, n_ha), hb_of(Z), co));
   for (size_t i = 0; i < meta.size(); ++i) {
     meta[i].hidden = hidden[i];
     meta[i].lens = std::move(lens_stats[i]);

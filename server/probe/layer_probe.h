@@ -58,8 +58,11 @@ struct SublayerRecord {
   RowStats propagated;
 };
 
-// Cost: local mode is about one forward pass plus one batched lens product; propagated mode adds,
-// for every sublayer the candidate changed, the rest of the baseline's forward pass from there.
+// Cost: local mode is about one forward pass plus one batched lens product over the distinct
+// rows (a shared or dropped sublayer adds none), plus, for every sublayer the candidate changed,
+// that sublayer: an attention over every fed position (it fills the candidate's cache), an MLP
+// over the probed positions only. Propagated mode adds, for every sublayer the candidate
+// changed, the rest of the baseline's forward pass from there.
 //
 // Probes one sequence. Feed() may be called repeatedly (prompt, then decode steps) and keeps both
 // KV caches; each call returns the records of the tokens it fed.

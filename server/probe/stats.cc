@@ -1,5 +1,6 @@
 #include "server/probe/stats.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -22,17 +23,6 @@ at::Tensor AngPred(const at::Tensor& a, const at::Tensor& b) {
   at::Tensor a2 = a.pow(2).sum(-1, true).clamp_min(1e-30);
   at::Tensor perp = d - (d * a).sum(-1, true) / a2 * a;
   return perp.pow(2).sum(-1) / (2 * a2.squeeze(-1));
-}
-
-// Σ w (x - Σ w x)^2 per row.
-at::Tensor WeightedVar(const at::Tensor& w, const at::Tensor& x) {
-  at::Tensor mean = (w * x).sum(-1, true);
-  return (w * (x - mean).pow(2)).sum(-1);
-}
-
-// Σ p log p with 0 log 0 = 0.
-at::Tensor PLogP(const at::Tensor& p, const at::Tensor& logp) {
-  return torch::where(p > 0, p * logp, torch::zeros_like(p)).sum(-1);
 }
 
 }  // namespace
@@ -91,55 +81,107 @@ absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a_in,
       }
     }
   }
+  if (n == 0) return std::vector<RowStats>();
   c10::InferenceMode guard;
-  at::Tensor z_a = z_a_in.to(torch::kFloat), z_b = z_b_in.to(torch::kFloat);
-  std::vector<at::Tensor> cols;
-  // Logit space, temperature-free. Everything vocabulary-sized stays float32 (the unit-vector
-  // form of ang has no cancellation); only the per-row results are widened.
-  const at::Tensor na = z_a.norm(2, -1);
-  cols.push_back(Ang(z_a, z_b));
-  cols.push_back(AngPred(z_a, z_b));
-  cols.push_back(na);
-  cols.push_back(z_b.norm(2, -1));
-  cols.push_back((z_b - z_a).norm(2, -1) / na.clamp_min(1e-30));
-  at::Tensor top_a = z_a.argmax(-1), top_b = z_b.argmax(-1);
-  cols.push_back(top_a.to(torch::kFloat));  // exact below 2^24
-  cols.push_back(top_b.to(torch::kFloat));
-  at::Tensor ka = std::get<1>(z_a.topk(options.top_k, -1)),
-             kb = std::get<1>(z_b.topk(options.top_k, -1));
-  at::Tensor overlap = (ka.unsqueeze(2) == kb.unsqueeze(1)).any(2).sum(-1);  // counts
-  cols.push_back(overlap);
-  const at::Tensor delta = z_b - z_a;
+  const at::Tensor z_a = z_a_in.to(torch::kFloat), z_b = z_b_in.to(torch::kFloat);
   at::Tensor ref;
   if (!options.reference_ids.empty()) {
     ref = torch::tensor(options.reference_ids, torch::kLong).to(z_a.device()).view({n, 1});
   }
-  const size_t fixed = cols.size();
-  for (double t : options.temperatures) {
-    at::Tensor lp = torch::log_softmax(z_a / t, -1), lq = torch::log_softmax(z_b / t, -1);
-    at::Tensor p = lp.exp(), q = lq.exp();
-    at::Tensor kl = (p * (lp - lq)).sum(-1);
-    at::Tensor r = p.pow(2);
-    r = r / r.sum(-1, true);
-    // JS with m = (p + q) / 2; terms where the two log-probabilities are equal contribute 0.
-    at::Tensor lm = torch::logaddexp(lp, lq) - std::log(2.0);
-    at::Tensor same = lp == lq;
-    at::Tensor zero = torch::zeros_like(p);
-    at::Tensor js = 0.5 * (torch::where(same, zero, p * (lp - lm)).sum(-1) +
-                           torch::where(same, zero, q * (lq - lm)).sum(-1));
-    cols.push_back(kl);
-    cols.push_back(WeightedVar(p, delta) / (2 * t * t));
-    cols.push_back(Ang(p, q));
-    cols.push_back(WeightedVar(r, delta) / (2 * t * t));
-    cols.push_back(js);
-    cols.push_back(0.5 * (p - q).abs().sum(-1));
-    cols.push_back(-PLogP(p, lp));
-    cols.push_back(-PLogP(q, lq));
-    cols.push_back(ref.defined() ? (q.gather(1, ref) - p.gather(1, ref)).squeeze(1)
-                                 : torch::zeros({n}, z_a.options()));
+  // Everything vocabulary-sized stays float32 (the unit-vector form of ang has no cancellation);
+  // only the per-row results are widened. The rows go through in chunks of about a megabyte
+  // (on the CPU), so that the few vocabulary-sized work buffers, allocated once, stay in cache
+  // and every step writes into them: no fresh tensor (and no page faults) per operation.
+  const int64_t chunk_elements = z_a.is_cpu() ? int64_t{1} << 18 : int64_t{1} << 24;
+  const int64_t chunk = std::clamp<int64_t>(chunk_elements / std::max<int64_t>(v, 1), 1, n);
+  const size_t fixed = 8, per_t = 9;
+  const int64_t cols = fixed + per_t * options.temperatures.size();
+  at::Tensor all = torch::empty({n, cols}, z_a.options());  // (N, fixed + 9 T), on the device
+  auto buffer = [&] { return torch::empty({chunk, v}, z_a.options()); };
+  at::Tensor delta_buf = buffer(), lp_buf = buffer(), lq_buf = buffer(), p_buf = buffer(),
+             q_buf = buffer(), t1_buf = buffer(), t2_buf = buffer();
+  for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+    const int64_t c = std::min(chunk, n - i0);
+    auto rows = [&](const at::Tensor& x) { return x.narrow(0, 0, c); };
+    const at::Tensor za = z_a.narrow(0, i0, c), zb = z_b.narrow(0, i0, c);
+    at::Tensor delta = rows(delta_buf), lp = rows(lp_buf), lq = rows(lq_buf), p = rows(p_buf),
+               q = rows(q_buf), t1 = rows(t1_buf), t2 = rows(t2_buf);
+    at::Tensor out = all.narrow(0, i0, c);
+    int64_t col = 0;
+    auto put = [&](const at::Tensor& x) { out.select(1, col++).copy_(x); };
+    // ang(x, y) per row, 1 - cos via unit vectors: |x/|x| - y/|y||^2 / 2.
+    auto ang = [&](const at::Tensor& x, const at::Tensor& y, const at::Tensor& nx) {
+      at::div_out(t1, x, nx.clamp_min(1e-30));
+      at::div_out(t2, y, y.norm(2, -1, true).clamp_min(1e-30));
+      return t1.sub_(t2).pow_(2).sum(-1) * 0.5;
+    };
+    // Σ w (x - Σ w x)^2 per row, for x = δ.
+    auto weighted_var = [&](const at::Tensor& w) {
+      at::Tensor mean = at::mul_out(t1, w, delta).sum(-1, true);
+      return at::sub_out(t1, delta, mean).pow_(2).mul_(w).sum(-1);
+    };
+    // -Σ p log p with 0 log 0 = 0: p = exp(log p) makes p log p finite wherever p > 0, so
+    // skipping NaN (0 * -inf, or a NaN p) is exactly where(p > 0, p log p, 0).
+    auto entropy = [&](const at::Tensor& pr, const at::Tensor& logpr) {
+      return -at::mul_out(t1, pr, logpr).nansum(-1);
+    };
+
+    // Logit space, temperature-free.
+    const at::Tensor na = za.norm(2, -1, true);  // (c, 1)
+    put(ang(za, zb, na));
+    // ang_pred = |Δ⊥|^2 / (2 |a|^2), Δ⊥ = Δ - (<Δ, a> / |a|^2) a.
+    at::sub_out(delta, zb, za);
+    const at::Tensor a2 = at::pow_out(t1, za, 2).sum(-1, true).clamp_min(1e-30);
+    const at::Tensor along = at::mul_out(t1, delta, za).sum(-1, true) / a2;
+    at::sub_out(t1, delta, at::mul_out(t1, along, za));
+    put(t1.pow_(2).sum(-1) / (2 * a2.squeeze(-1)));
+    put(na.squeeze(-1));
+    put(zb.norm(2, -1));
+    put(delta.norm(2, -1) / na.squeeze(-1).clamp_min(1e-30));
+    put(za.argmax(-1));  // exact in float32 below 2^24
+    put(zb.argmax(-1));
+    const at::Tensor ka = std::get<1>(za.topk(options.top_k, -1)),
+                     kb = std::get<1>(zb.topk(options.top_k, -1));
+    put((ka.unsqueeze(2) == kb.unsqueeze(1)).any(2).sum(-1));  // overlap counts
+
+    for (double t : options.temperatures) {
+      at::log_softmax_out(lp, za / t, -1);
+      at::log_softmax_out(lq, zb / t, -1);
+      at::exp_out(p, lp);
+      at::exp_out(q, lq);
+      put(at::sub_out(t1, lp, lq).mul_(p).sum(-1));  // KL = Σ p (log p - log q)
+      put(weighted_var(p) / (2 * t * t));            // Var_p(δ) / (2 T^2)
+      put(ang(p, q, p.norm(2, -1, true)));
+      at::Tensor r = at::pow_out(t2, p, 2);  // r = p^2 / |p|^2
+      r.div_(r.sum(-1, true));
+      put(weighted_var(r) / (2 * t * t));  // Var_r(δ) / (2 T^2)
+      // JS with m = (p + q) / 2; terms where the two log-probabilities are equal contribute 0
+      // (a 0/1 factor: exact for finite terms; rows with a NaN take the exact masked form).
+      at::Tensor lm = at::logaddexp_out(t2, lp, lq).sub_(std::log(2.0));
+      at::sub_out(t1, lp, lm).mul_(p);
+      at::sub_out(t2, lq, lm).mul_(q);  // lm is dead after this
+      t1.add_(t2);
+      t1.mul_(at::ne_out(t2, lp, lq));
+      at::Tensor js = 0.5 * t1.sum(-1);
+      if (at::isnan(js).any().item<bool>()) {
+        lm = at::logaddexp(lp, lq) - std::log(2.0);
+        const at::Tensor same = lp == lq, zero = torch::zeros_like(p);
+        js = 0.5 * (torch::where(same, zero, p * (lp - lm)).sum(-1) +
+                    torch::where(same, zero, q * (lq - lm)).sum(-1));
+      }
+      put(js);
+      put(0.5 * at::sub_out(t1, p, q).abs_().sum(-1));
+      put(entropy(p, lp));
+      put(entropy(q, lq));
+      if (ref.defined()) {
+        const at::Tensor r_ids = ref.narrow(0, i0, c);
+        put((q.gather(1, r_ids) - p.gather(1, r_ids)).squeeze(1));
+      } else {
+        out.select(1, col++).zero_();
+      }
+    }
   }
-  at::Tensor all =
-      torch::stack(cols, 1).to(torch::kDouble).cpu();  // (N, fixed + 9 T): one transfer
+  all = all.to(torch::kDouble).cpu();  // one transfer
   auto acc = all.accessor<double, 2>();
   std::vector<RowStats> out(n);
   for (int64_t i = 0; i < n; ++i) {
@@ -150,7 +192,7 @@ absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a_in,
     row.logits.top1_agree = row.logits.top1_a == row.logits.top1_b;
     row.logits.topk_overlap = acc[i][7] / options.top_k;
     for (size_t k = 0; k < options.temperatures.size(); ++k) {
-      const size_t c = fixed + 9 * k;
+      const size_t c = fixed + per_t * k;
       ProbStats s;
       s.temperature = options.temperatures[k];
       s.kl = acc[i][c];
