@@ -1,7 +1,5 @@
 #include "tests/client/cli_testing.h"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,16 +18,6 @@
 extern char** environ;
 
 namespace prunegate::testing {
-namespace {
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-}  // namespace
 
 std::string CliResult::LastLine() const {
   size_t end = out.find_last_not_of('\n');
@@ -49,9 +37,6 @@ CliResult RunPrunegate(const std::vector<std::string>& args) {
   const std::string err_path = dir + "/stderr";
   std::vector<std::string> argv_strings = {PRUNEGATE_CLI_BINARY};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_strings) argv.push_back(arg.data());
-  argv.push_back(nullptr);
   std::vector<char*> envp;
   for (char** e = environ; *e != nullptr; ++e) {
     if (std::strncmp(*e, "PRUNEGATE_SERVER=", 17) == 0) continue;
@@ -60,28 +45,20 @@ CliResult RunPrunegate(const std::vector<std::string>& args) {
   }
   envp.push_back(nullptr);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
   CliResult result;
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    result.err = absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc));
+  const absl::StatusOr<pid_t> spawned =
+      ::prunegate::testing::SpawnWithLogs(argv_strings, out_path, err_path, envp.data());
+  if (!spawned.ok()) {
+    result.err = std::string(spawned.status().message());
     return result;
   }
+  const pid_t pid = *spawned;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
-  result.out = ReadAll(out_path);
-  result.err = ReadAll(err_path);
+  result.exit_code = ExitCodeOfWaitStatus(status);
+  result.out = ReadWholeFile(out_path);
+  result.err = ReadWholeFile(err_path);
   return result;
 }
 

@@ -25,19 +25,6 @@ extern char** environ;
 namespace prunegate::testing {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-int ExitCode(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
 // posix_spawn of argv with stdin from `stdin_path` and stdout+stderr appended to `log_path`.
 absl::StatusOr<pid_t> SpawnWithFiles(const std::vector<std::string>& argv,
                                      const std::string& stdin_path, const std::string& log_path) {
@@ -127,7 +114,7 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
       return absl::InternalError(absl::StrCat("waitpid ", argv[0], ": ", std::strerror(errno)));
     }
   }
-  return CommandResult{ExitCode(status), ReadFile(out_path)};
+  return CommandResult{ExitCodeOfWaitStatus(status), ReadWholeFile(out_path)};
 }
 
 absl::StatusOr<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>& argv,
@@ -154,7 +141,7 @@ bool ChildProcess::Reap(bool block) {
     rc = waitpid(pid_, &status, block ? 0 : WNOHANG);
   } while (rc < 0 && errno == EINTR);
   if (rc == pid_) {
-    exit_code_ = ExitCode(status);
+    exit_code_ = ExitCodeOfWaitStatus(status);
     pid_ = -1;
     return true;
   }
@@ -179,7 +166,7 @@ int ChildProcess::Terminate(absl::Duration timeout) {
 }
 
 std::string ChildProcess::LogTail(size_t max_bytes) const {
-  std::string log = ReadFile(log_path_);
+  std::string log = ReadWholeFile(log_path_);
   return log.size() <= max_bytes ? log : log.substr(log.size() - max_bytes);
 }
 

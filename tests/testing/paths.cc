@@ -1,9 +1,13 @@
 #include "tests/testing/paths.h"
 
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <vector>
 
 namespace prunegate::testing {
@@ -51,6 +55,19 @@ std::string MakeTempDir(const std::string& prefix) {
     }
   }
   return (base / prefix).string();
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+int ExitCodeOfWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
 }
 
 }  // namespace prunegate::testing

@@ -14,6 +14,10 @@ std::string SourceDir();
 std::optional<std::string> SharedDir();
 // A fresh empty directory under the system temp dir, removed at process exit.
 std::string MakeTempDir(const std::string& prefix);
+// The whole file as bytes ("" when it cannot be read).
+std::string ReadWholeFile(const std::string& path);
+// Exit code of a waitpid() status: the code, or 128 + the signal, or -1.
+int ExitCodeOfWaitStatus(int status);
 
 }  // namespace prunegate::testing
 

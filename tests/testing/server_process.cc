@@ -26,20 +26,6 @@ namespace {
 constexpr absl::Duration kDefaultReadyTimeout = absl::Seconds(90);
 constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// Exit code of a waitpid status: the code, or 128 + the signal.
-int DecodeWaitStatus(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
 }  // namespace
 
 absl::StatusOr<pid_t> SpawnWithLogs(const std::vector<std::string>& argv,
@@ -106,7 +92,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
           "prunegate-server exited with code ", server->exit_code_, " before it was ready (",
           absl::StrJoin(extra_args, " "), "); stderr:\n", server->StderrTail()));
     }
-    const std::string ready = ReadFile(ready_path);
+    const std::string ready = ReadWholeFile(ready_path);
     if (!ready.empty()) {
       const nlohmann::json json = nlohmann::json::parse(ready, nullptr, /*allow_exceptions=*/false);
       if (!json.is_object() || !json.contains("grpc_port") ||
@@ -142,7 +128,7 @@ bool ServerProcess::WaitExit(absl::Duration timeout) {
     const pid_t got = waitpid(pid_, &status, WNOHANG);
     if (got == pid_) {
       reaped_ = true;
-      exit_code_ = DecodeWaitStatus(status);
+      exit_code_ = ExitCodeOfWaitStatus(status);
       return true;
     }
     if (got < 0 && errno != EINTR) {
@@ -168,7 +154,7 @@ int ServerProcess::Terminate(absl::Duration timeout) {
 }
 
 std::string ServerProcess::StderrTail(size_t max_bytes) const {
-  const std::string text = ReadFile(stderr_path_);
+  const std::string text = ReadWholeFile(stderr_path_);
   if (text.size() <= max_bytes) return text;
   return "..." + text.substr(text.size() - max_bytes);
 }
