@@ -21,6 +21,7 @@
 #include "tools/corpus/arithmetic.h"
 #include "tools/corpus/held_out_tasks.h"
 #include "tools/corpus/knowledge_base.h"
+#include "tools/corpus/knowledge_text.h"
 #include "tools/corpus/rng.h"
 #include "tools/corpus/stories.h"
 #include "tools/corpus/text_template.h"
@@ -217,10 +218,48 @@ TEST_F(CorpusTest, EveryFactStatedInSeveralTemplates) {
             << stats_->fact_statements_mean << "\n";
 }
 
+// Checks one multiple-choice answer: four "A. <value>" ... "D. <value>" lines at `options_at`,
+// the letter of `answer_line` pointing at the value the question asks for, and every value in
+// its slot (SlotOf) for knowledge questions.
+void CheckMcAnswer(const std::string& question, const std::vector<std::string>& lines,
+                   size_t options_at, const std::string& answer_line,
+                   const std::map<std::string, std::pair<int, int>>& questions,
+                   const KnowledgeBase& kb, int* mc, int* lookups) {
+  SCOPED_TRACE(question);
+  ASSERT_LE(options_at + 4, lines.size());
+  std::vector<std::string> values;
+  for (int k = 0; k < 4; ++k) {
+    const std::string& option = lines[options_at + k];
+    ASSERT_EQ(option.substr(0, 3), std::string(1, "ABCD"[k]) + ". ") << option;
+    values.push_back(option.substr(3));
+  }
+  ASSERT_EQ(answer_line.size(), 9u) << answer_line;
+  ASSERT_EQ(answer_line.substr(0, 8), "Answer: ");
+  const int label = answer_line[8] - 'A';
+  ASSERT_TRUE(label >= 0 && label < 4);
+  EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), 4u);
+  if (question.rfind("Which option is ", 0) == 0) {
+    EXPECT_EQ(question, "Which option is " + values[label] + "?");
+    ++*lookups;
+    return;
+  }
+  auto it = questions.find(question);
+  ASSERT_NE(it, questions.end());
+  const auto [e, a] = it->second;
+  ASSERT_EQ(values[label], kb.entities[e].values[a]);
+  const std::vector<std::string>& all = kb.Values(a);
+  for (int k = 0; k < 4; ++k) {
+    const auto at = std::find(all.begin(), all.end(), values[k]);
+    ASSERT_NE(at, all.end()) << values[k];
+    EXPECT_EQ(KnowledgeText::SlotOf(static_cast<int>(at - all.begin())), k) << values[k];
+  }
+  ++*mc;
+}
+
 // Every training Q/A answer and multiple-choice letter states the knowledge base's fact.
 TEST_F(CorpusTest, TrainingAnswersMatchTheKnowledgeBase) {
   const auto questions = TrainQuestions();
-  int qa = 0, mc = 0, lookups = 0;
+  int qa = 0, mc = 0, lookups = 0, drill_answers = 0;
   const std::vector<std::string> lines = Lines(*train_);
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string& line = lines[i];
@@ -236,34 +275,24 @@ TEST_F(CorpusTest, TrainingAnswersMatchTheKnowledgeBase) {
       ++qa;
       continue;
     }
-    // Multiple choice: Q line, four option lines "<value> <letter>", "Answer: X".
-    ASSERT_LT(i + 5, lines.size() + 1) << line;
-    std::vector<std::string> values;
-    for (int k = 0; k < 4; ++k) {
-      const std::string& option = lines[i + 1 + k];
-      ASSERT_GT(option.size(), 2u) << option;
-      ASSERT_EQ(option.substr(option.size() - 2), std::string(" ") + "ABCD"[k]) << option;
-      values.push_back(option.substr(0, option.size() - 2));
+    // Multiple choice, in either layout: "Q: ..." then four options then "Answer: X" (a
+    // block), or four options followed by "Q: ..." / "Answer: X" pairs (a drill).
+    if (i + 1 >= lines.size() || lines[i + 1].rfind("Answer: ", 0) != 0) {
+      // A block's question: its options follow.
+      ASSERT_LT(i + 5, lines.size()) << line;
+      CheckMcAnswer(line.substr(3), lines, i + 1, lines[i + 5], questions, *kb_, &mc, &lookups);
+      i += 5;
+      continue;
     }
-    const std::string& answer = lines[i + 5];
-    ASSERT_EQ(answer.size(), 9u) << answer;
-    ASSERT_EQ(answer.substr(0, 8), "Answer: ");
-    const int label = answer[8] - 'A';
-    ASSERT_TRUE(label >= 0 && label < 4);
-    EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), 4u);
-    const std::string question = line.substr(3);
-    if (question.rfind("Which option is ", 0) == 0) {
-      EXPECT_EQ(question, "Which option is " + values[label] + "?");
-      ++lookups;
-    } else {
-      auto it = questions.find(question);
-      ASSERT_NE(it, questions.end()) << question;
-      const auto [e, a] = it->second;
-      ASSERT_EQ(values[label], kb_->entities[e].values[a]) << question;
-      ++mc;
-    }
-    i += 5;
+    // A drill's question: the options are the last four "A. " ... "D. " lines above.
+    size_t j = i;
+    while (j > 0 && lines[j - 1].rfind("A. ", 0) != 0) --j;
+    ASSERT_GT(j, 0u) << line;
+    CheckMcAnswer(line.substr(3), lines, j - 1, lines[i + 1], questions, *kb_, &mc, &lookups);
+    ++drill_answers;
+    ++i;
   }
+  EXPECT_GT(drill_answers, 300);
   EXPECT_GT(qa, 5000);
   EXPECT_GT(mc, 3000);
   EXPECT_GT(lookups, 500);
@@ -295,14 +324,21 @@ TEST_F(CorpusTest, MultipleChoiceLabelsPointAtTheFact) {
     EXPECT_EQ(lines[5], "Answer:");
     std::vector<std::string> values;
     for (int k = 0; k < 4; ++k) {
-      ASSERT_EQ(lines[1 + k].substr(lines[1 + k].size() - 2), std::string(" ") + "ABCD"[k]);
-      values.push_back(lines[1 + k].substr(0, lines[1 + k].size() - 2));
+      ASSERT_EQ(lines[1 + k].substr(0, 3), std::string(1, "ABCD"[k]) + ". ");
+      values.push_back(lines[1 + k].substr(3));
     }
     const std::string& attribute = item.info.meta.at("attribute");
     const Json& entity = entities.at(item.info.meta.at("entity"));
     ++per_attribute[attribute];
     // The label's option is the KB's value; the distractors are other values of the attribute.
     EXPECT_EQ(values[*item.label], entity[attribute].get<std::string>());
+    // Every option sits in its value's slot (the letter is part of the memorised fact).
+    const std::vector<std::string>& all = kb_->Values(AttributeIndex(attribute));
+    for (int k = 0; k < 4; ++k) {
+      const auto at = std::find(all.begin(), all.end(), values[k]);
+      ASSERT_NE(at, all.end()) << values[k];
+      EXPECT_EQ(KnowledgeText::SlotOf(static_cast<int>(at - all.begin())), k) << values[k];
+    }
     EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), 4u);
     for (const std::string& v : values) {
       EXPECT_EQ(values_of[attribute].count(v), 1u) << v;

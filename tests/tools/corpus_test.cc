@@ -139,9 +139,53 @@ TEST(CorpusOptionsTest, RejectsBadOptions) {
   o.held_out_pair_permille = 0;
   EXPECT_THAT(ValidateCorpusOptions(o), StatusIs(absl::StatusCode::kInvalidArgument));
   o = CorpusOptions();
+  o.mix = {50, 50, 50, 0, 0};
+  EXPECT_THAT(ValidateCorpusOptions(o), StatusIs(absl::StatusCode::kInvalidArgument));
+  o = CorpusOptions();
+  o.mc_blocks.max_questions = 0;
+  EXPECT_THAT(ValidateCorpusOptions(o), StatusIs(absl::StatusCode::kInvalidArgument));
+  o = CorpusOptions();
+  o.mc_blocks.drill_percent = 101;
+  EXPECT_THAT(ValidateCorpusOptions(o), StatusIs(absl::StatusCode::kInvalidArgument));
+  o = CorpusOptions();
   o.train_tokens_approx = 10;
   EXPECT_THAT(GenerateCorpus(o, testing::MakeTempDir("corpus_bad")),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(DocMixTest, ParsesEveryKindOnceSummingTo100) {
+  PG_ASSERT_OK_AND_ASSIGN(
+      DocMix mix, ParseDocMix("story=10,profile=20,qa=20,multiple_choice=40,arithmetic=10"));
+  EXPECT_EQ(mix, (DocMix{20, 20, 40, 10, 10}));
+  EXPECT_EQ(DocMixString(mix), "profile=20,qa=20,multiple_choice=40,arithmetic=10,story=10");
+  PG_ASSERT_OK_AND_ASSIGN(DocMix round_trip, ParseDocMix(DocMixString(DefaultDocMix())));
+  EXPECT_EQ(round_trip, DefaultDocMix());
+  for (const char* bad : {"profile=20,qa=20,multiple_choice=40,arithmetic=10",  // no story
+                          "profile=20,qa=20,multiple_choice=40,arithmetic=10,story=20",  // 110
+                          "profile=20,qa=20,multiple_choice=40,arithmetic=10,poems=10",
+                          "profile=20,profile=20,multiple_choice=40,arithmetic=10,story=10",
+                          "profile=x,qa=20,multiple_choice=40,arithmetic=30,story=10", ""}) {
+    EXPECT_THAT(ParseDocMix(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
+  }
+}
+
+// A mixture of nothing but multiple choice gives only multiple-choice blocks and drills.
+TEST(DocMixTest, MixtureDecidesTheDocumentKinds) {
+  CorpusOptions o = SmallOptions();
+  o.train_tokens_approx = 20'000;
+  o.mix = {0, 0, 100, 0, 0};
+  o.mc_blocks.drill_percent = 50;
+  const std::string dir = testing::MakeTempDir("corpus_mix");
+  PG_ASSERT_OK_AND_ASSIGN(CorpusStats stats, GenerateCorpus(o, dir));
+  EXPECT_EQ(stats.train_documents_by_kind.size(), 1u);
+  EXPECT_EQ(stats.train_documents_by_kind.count("multiple_choice"), 1u);
+  int drills = 0, blocks = 0;
+  for (const std::string& doc : SplitDocuments(ReadText(dir + "/train.txt"))) {
+    (doc.rfind("A. ", 0) == 0 ? drills : blocks) += 1;
+    EXPECT_TRUE(doc.rfind("A. ", 0) == 0 || doc.rfind("Q: ", 0) == 0) << doc;
+  }
+  EXPECT_GT(drills, 20);
+  EXPECT_GT(blocks, 20);
 }
 
 TEST(TextTemplateTest, FillsAndSplits) {

@@ -90,7 +90,11 @@ std::string ManifestJson(const CorpusOptions& o, const CorpusStats& s) {
                   {"story_items", o.story_items},
                   {"retrieval_set_size", o.retrieval_set_size},
                   {"max_operand", o.max_operand},
-                  {"held_out_pair_permille", o.held_out_pair_permille}};
+                  {"held_out_pair_permille", o.held_out_pair_permille},
+                  {"mix", DocMixString(o.mix)},
+                  {"mc_block_max_questions", o.mc_blocks.max_questions},
+                  {"mc_lookup_percent", o.mc_blocks.lookup_percent},
+                  {"mc_drill_percent", o.mc_blocks.drill_percent}};
   m["document_separator"] = "\n\n";
   m["bytes_per_token_estimate"] = kBytesPerTokenEstimate;
   m["train"] = {{"file", "train.txt"},
@@ -118,6 +122,19 @@ absl::Status ValidateCorpusOptions(const CorpusOptions& o) {
   if (o.knowledge_items < 0 || o.arithmetic_items < 0 || o.story_items < 0) {
     return bad("item counts must be >= 0");
   }
+  if (o.mc_blocks.max_questions < 1 || o.mc_blocks.max_questions > 8) {
+    return bad("mc_blocks.max_questions must be in [1, 8]");
+  }
+  if (o.mc_blocks.lookup_percent < 0 || o.mc_blocks.lookup_percent > 100 ||
+      o.mc_blocks.drill_percent < 0 || o.mc_blocks.drill_percent > 100) {
+    return bad("mc_blocks.lookup_percent and drill_percent must be in [0, 100]");
+  }
+  int mix_total = 0;
+  for (int share : o.mix) {
+    if (share < 0) return bad("mixture shares must be >= 0");
+    mix_total += share;
+  }
+  if (mix_total != 100) return bad("mixture shares must sum to 100");
   if (o.retrieval_set_size < 2) return bad("retrieval_set_size must be >= 2");
   if (o.max_operand < 9 || o.max_operand > 999) return bad("max_operand must be in [9, 999]");
   if (o.held_out_pair_permille < 1 || o.held_out_pair_permille > 500) {
@@ -139,7 +156,7 @@ absl::StatusOr<CorpusStats> GenerateCorpus(const CorpusOptions& options,
   if (static_cast<int>(kb.entities.size()) < options.num_entities) {
     return absl::InternalError("could not invent enough distinct names");
   }
-  const KnowledgeText text(kb);
+  const KnowledgeText text(kb, options.mc_blocks);
   const Arithmetic arithmetic(DeriveSeed(seed, kArithmeticStream), options.max_operand,
                               options.held_out_pair_permille);
   CorpusStats stats;
@@ -172,7 +189,7 @@ absl::StatusOr<CorpusStats> GenerateCorpus(const CorpusOptions& options,
   }
 
   // Training and validation text.
-  const TrainingText mixture(text, arithmetic, DeriveSeed(seed, kCalibrationStream));
+  const TrainingText mixture(text, arithmetic, DeriveSeed(seed, kCalibrationStream), options.mix);
   const int num_attributes = static_cast<int>(Attributes().size());
   std::vector<int64_t> fact_counts(kb.entities.size() * num_attributes, 0);
   const int64_t train_bytes = static_cast<int64_t>(

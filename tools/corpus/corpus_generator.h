@@ -16,6 +16,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tools/corpus/knowledge_text.h"
+#include "tools/corpus/training_text.h"
 
 namespace prunegate::corpus {
 
@@ -34,6 +36,9 @@ struct CorpusOptions {
   int retrieval_set_size = 16;
   int max_operand = 99;
   int held_out_pair_permille = 80;  // share of operand pairs held out of training, in 1/1000
+  // The training text's composition (the held-out task files do not depend on these).
+  DocMix mix = DefaultDocMix();
+  McBlockOptions mc_blocks;
 };
 
 // INVALID_ARGUMENT naming the first out-of-range option.

@@ -3,6 +3,8 @@
 //   prunegate-corpus --out DIR [--seed S] [--train-tokens-approx N] [--valid-tokens-approx N]
 //       [--entities N] [--knowledge-items N] [--arithmetic-items N] [--story-items N]
 //       [--retrieval-set-size N] [--max-operand N] [--held-out-pair-permille N]
+//       [--mix profile=17,qa=19,multiple_choice=32,arithmetic=16,story=16]
+//       [--mc-block-questions 2] [--mc-lookup-percent 50] [--mc-drill-percent 0]
 //
 // Prints a one-line JSON summary (sizes, document counts, fact repetition, seconds) on success;
 // errors go to stderr with exit code 1. See tools/corpus/README.md.
@@ -36,6 +38,15 @@ ABSL_FLAG(int, retrieval_set_size, kDefaults.retrieval_set_size, "documents per 
 ABSL_FLAG(int, max_operand, kDefaults.max_operand, "largest arithmetic operand");
 ABSL_FLAG(int, held_out_pair_permille, kDefaults.held_out_pair_permille,
           "operand pairs held out of training, per 1000");
+ABSL_FLAG(std::string, mix, prunegate::corpus::DocMixString(kDefaults.mix),
+          "training-text bytes per document kind, in percent (KIND=PERCENT,...; sums to 100)");
+ABSL_FLAG(int, mc_block_questions, kDefaults.mc_blocks.max_questions,
+          "most questions per multiple-choice training block (each block has 1..N)");
+ABSL_FLAG(int, mc_drill_percent, kDefaults.mc_blocks.drill_percent,
+          "share of multiple-choice training blocks that are option drills (options first, then "
+          "2-4 questions answered on their own lines), in percent");
+ABSL_FLAG(int, mc_lookup_percent, kDefaults.mc_blocks.lookup_percent,
+          "share of lookup drills among multiple-choice training questions, in percent");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -60,6 +71,15 @@ int main(int argc, char** argv) {
   options.retrieval_set_size = absl::GetFlag(FLAGS_retrieval_set_size);
   options.max_operand = absl::GetFlag(FLAGS_max_operand);
   options.held_out_pair_permille = absl::GetFlag(FLAGS_held_out_pair_permille);
+  auto mix = prunegate::corpus::ParseDocMix(absl::GetFlag(FLAGS_mix));
+  if (!mix.ok()) {
+    std::cerr << "prunegate-corpus: --mix: " << mix.status().message() << "\n";
+    return 1;
+  }
+  options.mix = *mix;
+  options.mc_blocks.max_questions = absl::GetFlag(FLAGS_mc_block_questions);
+  options.mc_blocks.lookup_percent = absl::GetFlag(FLAGS_mc_lookup_percent);
+  options.mc_blocks.drill_percent = absl::GetFlag(FLAGS_mc_drill_percent);
 
   auto stats = prunegate::corpus::GenerateCorpus(options, out);
   if (!stats.ok()) {

@@ -14,7 +14,40 @@ void Count(int e, int a, std::vector<int64_t>* fact_counts) {
 // Lookup drills ("Which option is red?") teach the letter <-> option mapping on its own.
 constexpr char kLookupQuestion[] = "Which option is {V}?";
 
+// Options are "A. <value>" lines, the usual multiple-choice layout (MMLU's).
+//
+// Every value has a fixed letter, its slot: value id v of an attribute (entity index for
+// "friend") is always offered as option kOptionLetters[v % 4], and a question's four options are
+// one value of each slot. The answer's letter is then a property of the fact the model has
+// memorised, as the answer text is in the generation form, instead of something it must bind in
+// context: a 4.6 M-parameter model trained for hours on two CPU cores did not learn in-context
+// letter binding (with random letters it stayed at chance after 17 M tokens, 32% of them
+// multiple choice, and a 0.9 M model trained on nothing but lookup drills stayed at chance after
+// 6 M tokens; models/tinykb/README.md). What multiple choice measures here is what the paper
+// needs: the same memorised knowledge read out as one token among four candidates, against the
+// generation form's whole sentence.
+std::string OptionLines(const std::vector<std::string>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += "\n";
+    out += kOptionLetters[i];
+    out += ". ";
+    out += values[i];
+  }
+  return out;
+}
+
 }  // namespace
+
+KnowledgeText::KnowledgeText(const KnowledgeBase& kb, McBlockOptions mc) : kb_(kb), mc_(mc) {
+  holders_.resize(NumAttributes());
+  for (int a = 0; a < NumAttributes(); ++a) {
+    holders_[a].resize(kb_.Values(a).size());
+    for (size_t e = 0; e < kb_.entities.size(); ++e) {
+      holders_[a][kb_.entities[e].value_ids[a]].push_back(static_cast<int>(e));
+    }
+  }
+}
 
 std::string KnowledgeText::Sentence(const std::string& tmpl, int e, int a) const {
   const Entity& entity = kb_.entities[e];
@@ -100,49 +133,79 @@ std::string KnowledgeText::MakeQaBlock(Rng* rng, std::vector<int64_t>* fact_coun
   return out;
 }
 
+int KnowledgeText::RandomValueInSlot(int a, int slot, int exclude, bool needs_holder,
+                                     Rng* rng) const {
+  const int n = static_cast<int>(kb_.Values(a).size());
+  std::vector<int> candidates;
+  for (int v = slot; v < n; v += kNumOptions) {
+    if (v != exclude && !(needs_holder && holders_[a][v].empty())) candidates.push_back(v);
+  }
+  if (candidates.empty()) return -1;
+  return candidates[rng->Below(candidates.size())];
+}
+
 McQuestion KnowledgeText::MakeMc(const std::string& question_template, int e, int a,
                                  Rng* rng) const {
   const std::vector<std::string>& values = kb_.Values(a);
   const int correct = kb_.entities[e].value_ids[a];
   const bool is_friend = Attributes()[a].values.empty();
   McQuestion q;
-  q.label = static_cast<int>(rng->Below(kNumOptions));
-  std::vector<int> chosen = {correct};
-  while (static_cast<int>(chosen.size()) < kNumOptions) {
-    const int v = static_cast<int>(rng->Below(values.size()));
-    bool ok = !(is_friend && v == e);  // never offer the entity as its own friend
-    for (int c : chosen) ok = ok && c != v;
-    if (ok) chosen.push_back(v);
-  }
-  // chosen[0] is the answer; put it at the label and the distractors around it in draw order.
+  q.label = SlotOf(correct);
   q.values.resize(kNumOptions);
-  q.values[q.label] = values[chosen[0]];
-  for (int slot = 0, d = 1; slot < kNumOptions; ++slot) {
-    if (slot != q.label) q.values[slot] = values[chosen[d++]];
+  for (int slot = 0; slot < kNumOptions; ++slot) {
+    // Never offer the entity as its own friend.
+    const int v = slot == q.label ? correct
+                                  : RandomValueInSlot(a, slot, is_friend ? e : -1, false, rng);
+    q.values[slot] = values[v];
   }
-  // Each option line ends with its letter ("the hill farm D"): the answer letter is then the
-  // token that follows the answer's text in the context, the copy pattern (induction) small
-  // transformers learn first. With the letter in front ("D. the hill farm") a 4.6 M-parameter
-  // model stayed at chance after 10 M tokens while it already wrote 97% of the answers.
-  q.text = "Q: " + Sentence(question_template, e, a);
-  for (int i = 0; i < kNumOptions; ++i) {
-    q.text += "\n";
-    q.text += q.values[i];
-    q.text += " ";
-    q.text += kOptionLetters[i];
-  }
-  q.text += "\nAnswer:";
+  q.text = "Q: " + Sentence(question_template, e, a) + "\n" + OptionLines(q.values) + "\nAnswer:";
   return q;
 }
 
+std::string KnowledgeText::MakeMcDrill(Rng* rng, std::vector<int64_t>* fact_counts) const {
+  const int a = static_cast<int>(rng->Below(NumAttributes()));
+  const std::vector<std::string>& values = kb_.Values(a);
+  // One value per slot; for "friend", names of entities that are somebody's friend, so
+  // knowledge questions can be asked about every option.
+  std::vector<int> chosen;
+  std::vector<std::string> shown;
+  for (int slot = 0; slot < kNumOptions; ++slot) {
+    const int v = RandomValueInSlot(a, slot, -1, true, rng);
+    if (v < 0) return "";  // a tiny knowledge base; the caller falls back
+    chosen.push_back(v);
+    shown.push_back(values[v]);
+  }
+  std::string out = OptionLines(shown);
+  const int questions = rng->Range(2, 4);
+  for (int q = 0; q < questions; ++q) {
+    const int slot = static_cast<int>(rng->Below(kNumOptions));
+    const std::vector<int>& who = holders_[a][chosen[slot]];
+    out += "\nQ: ";
+    if (rng->Chance(mc_.lookup_percent, 100)) {
+      out += Fill(kLookupQuestion, {{'V', values[chosen[slot]]}});
+    } else {
+      const int e = who[rng->Below(who.size())];
+      out += Sentence(rng->Pick(Attributes()[a].train_questions), e, a);
+      Count(e, a, fact_counts);
+    }
+    out += "\nAnswer: ";
+    out += kOptionLetters[slot];
+  }
+  return out;
+}
+
 std::string KnowledgeText::MakeMcBlock(Rng* rng, std::vector<int64_t>* fact_counts) const {
-  const int questions = rng->Range(1, 2);
+  if (mc_.drill_percent > 0 && rng->Chance(mc_.drill_percent, 100)) {
+    std::string drill = MakeMcDrill(rng, fact_counts);
+    if (!drill.empty()) return drill;
+  }
+  const int questions = rng->Range(1, mc_.max_questions);
   std::string out;
   for (int i = 0; i < questions; ++i) {
     const int e = static_cast<int>(rng->Below(kb_.entities.size()));
     const int a = static_cast<int>(rng->Below(NumAttributes()));
     McQuestion q;
-    if (rng->Chance(1, 2)) {
+    if (rng->Chance(mc_.lookup_percent, 100)) {
       // Ask for the option that names a value: the same options, a lookup question.
       q = MakeMc(kLookupQuestion, e, a, rng);
     } else {

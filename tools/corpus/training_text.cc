@@ -1,5 +1,10 @@
 #include "tools/corpus/training_text.h"
 
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "tools/corpus/stories.h"
 
 namespace prunegate::corpus {
@@ -25,23 +30,50 @@ const char* DocKindName(DocKind kind) {
   return "unknown";
 }
 
-int DocKindBytePercent(DocKind kind) {
-  switch (kind) {
-    case DocKind::kProfile:
-      return 17;
-    case DocKind::kQa:
-      return 19;
-    case DocKind::kMultipleChoice:
-      return 32;
-    case DocKind::kArithmetic:
-      return 16;
-    case DocKind::kStory:
-      return 16;
+DocMix DefaultDocMix() { return {15, 17, 36, 16, 16}; }
+
+absl::StatusOr<DocMix> ParseDocMix(const std::string& text) {
+  DocMix mix;
+  std::array<bool, kNumDocKinds> seen{};
+  int total = 0;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    const std::vector<std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    int k = 0;
+    while (k < kNumDocKinds && kv[0] != DocKindName(static_cast<DocKind>(k))) ++k;
+    int percent = -1;
+    if (k == kNumDocKinds || kv.size() != 2 || !absl::SimpleAtoi(kv[1], &percent) ||
+        percent < 0 || percent > 100 || seen[k]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad mixture entry \"", part, "\": want KIND=PERCENT once per kind, kinds profile, qa, ",
+          "multiple_choice, arithmetic, story"));
+    }
+    seen[k] = true;
+    mix[k] = percent;
+    total += percent;
   }
-  return 0;
+  for (int k = 0; k < kNumDocKinds; ++k) {
+    if (!seen[k]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mixture \"", text, "\" has no share for ", DocKindName(static_cast<DocKind>(k))));
+    }
+  }
+  if (total != 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mixture shares sum to ", total, ", not 100: \"", text, "\""));
+  }
+  return mix;
 }
 
-TrainingText::TrainingText(const KnowledgeText& text, const Arithmetic& arithmetic, uint64_t seed)
+std::string DocMixString(const DocMix& mix) {
+  std::string out;
+  for (int k = 0; k < kNumDocKinds; ++k) {
+    absl::StrAppend(&out, k > 0 ? "," : "", DocKindName(static_cast<DocKind>(k)), "=", mix[k]);
+  }
+  return out;
+}
+
+TrainingText::TrainingText(const KnowledgeText& text, const Arithmetic& arithmetic, uint64_t seed,
+                           const DocMix& mix)
     : text_(text), arithmetic_(arithmetic) {
   Rng rng(seed);
   for (int k = 0; k < kNumDocKinds; ++k) {
@@ -51,8 +83,7 @@ TrainingText::TrainingText(const KnowledgeText& text, const Arithmetic& arithmet
     }
     // P(kind) proportional to share / mean length, so bytes per kind follow the shares.
     const uint64_t mean = bytes / kCalibrationSamples + 1;
-    weights_.push_back(static_cast<uint64_t>(DocKindBytePercent(static_cast<DocKind>(k))) *
-                       1000000 / mean);
+    weights_.push_back(static_cast<uint64_t>(mix[k]) * 1000000 / mean);
   }
 }
 
