@@ -132,6 +132,32 @@ TEST(TrainerTest, ExportedModelLoadsAndGivesTheSameLogits) {
   EXPECT_LT((a - b).abs().max().item<double>(), 1e-6);
 }
 
+// Warmup then cosine; a later phase (schedule_start) warms up again from its first step and
+// decays to min_lr at total_steps.
+TEST(TrainerTest, ScheduleWarmsUpDecaysAndRestartsAtALaterPhase) {
+  PG_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(TinyOptions(), CountingDocs()));
+  const TrainOptions& o = t->options();
+  EXPECT_DOUBLE_EQ(t->LearningRate(0), o.lr / 5);
+  EXPECT_DOUBLE_EQ(t->LearningRate(4), o.lr);
+  EXPECT_NEAR(t->LearningRate(42), (o.lr + o.min_lr) / 2, 2e-4);  // progress 37/75
+  EXPECT_DOUBLE_EQ(t->LearningRate(80), o.min_lr);
+  EXPECT_DOUBLE_EQ(t->LearningRate(500), o.min_lr);
+
+  TrainOptions phase = TinyOptions();
+  phase.total_steps = 200;
+  phase.schedule_start = 80;
+  phase.warmup_steps = 10;
+  PG_ASSERT_OK_AND_ASSIGN(auto p, Trainer::Create(phase, CountingDocs()));
+  EXPECT_DOUBLE_EQ(p->LearningRate(80), phase.lr / 10);
+  EXPECT_DOUBLE_EQ(p->LearningRate(89), phase.lr);
+  EXPECT_GT(p->LearningRate(89), p->LearningRate(120));
+  EXPECT_DOUBLE_EQ(p->LearningRate(200), phase.min_lr);
+
+  phase.schedule_start = 200;  // must lie before total_steps
+  EXPECT_THAT(Trainer::Create(phase, CountingDocs()),
+              ::prunegate::testing::StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(TrainerTest, RejectsBadData) {
   EXPECT_FALSE(Trainer::Create(TinyOptions(), {}).ok());
   EXPECT_FALSE(Trainer::Create(TinyOptions(), {Doc({2, 99})}).ok());

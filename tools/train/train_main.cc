@@ -5,7 +5,8 @@
 //
 //   prunegate-train --corpus DIR --tokenizer DIR --work DIR --out MODEL_DIR [--steps N]
 //       [--hidden 256 --layers 6 --heads 8 --kv-heads 2 --intermediate 704] [--seq-len 256]
-//       [--batch 16] [--lr 3e-3] [--min-lr 3e-4] [--warmup 300] [--answer-weight 3]
+//       [--batch 16] [--lr 3e-3] [--min-lr 3e-4] [--warmup 300] [--schedule-start 0]
+//       [--answer-weight 3]
 //       [--eval-every 500] [--eval-items 100] [--max-minutes M] [--threads 2] [--seed 1]
 #include <atomic>
 #include <csignal>
@@ -43,6 +44,9 @@ ABSL_FLAG(int64_t, batch, 16, "rows per step");
 ABSL_FLAG(double, lr, 3e-3, "peak learning rate");
 ABSL_FLAG(double, min_lr, 3e-4, "final learning rate (cosine)");
 ABSL_FLAG(int64_t, warmup, 300, "warmup steps");
+ABSL_FLAG(int64_t, schedule_start, 0,
+          "step at which the warmup + cosine schedule starts (a later phase of a resumed run "
+          "restarts it there)");
 ABSL_FLAG(double, answer_weight, 3.0, "loss weight of answer tokens");
 ABSL_FLAG(int64_t, eval_every, 500, "steps between held-out evaluations (0 = never)");
 ABSL_FLAG(int64_t, eval_items, 100, "held-out items per task in each evaluation");
@@ -120,6 +124,7 @@ int main(int argc, char** argv) {
   o.batch_size = absl::GetFlag(FLAGS_batch);
   o.total_steps = absl::GetFlag(FLAGS_steps);
   o.warmup_steps = absl::GetFlag(FLAGS_warmup);
+  o.schedule_start = absl::GetFlag(FLAGS_schedule_start);
   o.lr = absl::GetFlag(FLAGS_lr);
   o.min_lr = absl::GetFlag(FLAGS_min_lr);
   o.seed = absl::GetFlag(FLAGS_seed);

@@ -77,6 +77,7 @@ nlohmann::json OptionsJson(const TrainOptions& o) {
           {"batch_size", o.batch_size},
           {"total_steps", o.total_steps},
           {"warmup_steps", o.warmup_steps},
+          {"schedule_start", o.schedule_start},
           {"lr", o.lr},
           {"min_lr", o.min_lr},
           {"weight_decay", o.weight_decay},
@@ -105,6 +106,13 @@ absl::Status Trainer::Init(const TrainOptions& options, std::vector<Document> do
   }
   if (options.seq_len < 2 || options.batch_size < 1 || options.total_steps < 1) {
     return absl::InvalidArgumentError("seq_len >= 2, batch_size >= 1 and total_steps >= 1 needed");
+  }
+  if (options.schedule_start < 0 || options.schedule_start >= options.total_steps ||
+      options.warmup_steps < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("schedule_start must be in [0, total_steps) and warmup_steps >= 1; got ",
+                     options.schedule_start, " of ", options.total_steps, " and warmup ",
+                     options.warmup_steps));
   }
   docs_ = std::move(docs);
   PG_ASSIGN_OR_RETURN(
@@ -169,9 +177,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Resume(const std::string& dir,
 
 double Trainer::LearningRate(int64_t step) const {
   const TrainOptions& o = options_;
-  if (step < o.warmup_steps) return o.lr * (step + 1) / o.warmup_steps;
-  const double progress = std::min(
-      1.0, double(step - o.warmup_steps) / std::max<int64_t>(1, o.total_steps - o.warmup_steps));
+  const int64_t s = step - o.schedule_start;
+  if (s < o.warmup_steps) return o.lr * (std::max<int64_t>(s, 0) + 1) / o.warmup_steps;
+  const int64_t decay = o.total_steps - o.schedule_start - o.warmup_steps;
+  const double progress =
+      std::min(1.0, double(s - o.warmup_steps) / std::max<int64_t>(1, decay));
   return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1 + std::cos(M_PI * progress));
 }
 

@@ -22,6 +22,10 @@ struct TrainOptions {
   int64_t batch_size = 16;
   int64_t total_steps = 10000;
   int64_t warmup_steps = 200;
+  // First step of the current schedule: warmup runs over [schedule_start, schedule_start +
+  // warmup_steps), then cosine decay to min_lr at total_steps. A resumed run that sets it to its
+  // current step starts a new training phase (a warm restart) instead of continuing the old decay.
+  int64_t schedule_start = 0;
   double lr = 3e-3;
   double min_lr = 3e-4;
   double weight_decay = 0.1;  // on matrices only (dim >= 2), not on norms or biases
