@@ -55,7 +55,10 @@ TEST(LayerProbeTest, UnsharedCopyKeepsItsOwnCacheExactAcrossDecodeSteps) {
     for (const auto& r : recs) {
       EXPECT_FALSE(r.shared);
       EXPECT_LT(r.hidden.ang, 1e-10) << "layer " << r.layer << " at " << r.position;
-      EXPECT_LT(r.lens.probs[1].kl, 1e-8);
+      // KL is a float32 sum over the vocabulary of p * (log p - log q): its rounding floor is
+      // ~1e-7 (seen up to 9e-8 on the CI machine's BLAS kernels); a stale or wrong cache gives
+      // KL many orders of magnitude above it.
+      EXPECT_LT(r.lens.probs[1].kl, 1e-6);
     }
   }
   EXPECT_EQ(probe->length(), 8);

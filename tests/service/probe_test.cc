@@ -212,8 +212,10 @@ TEST_F(ProbeTest, ProbeChoicesStreamsEveryItemThenTheSummary) {
   EXPECT_EQ(summary.labelled(), 9);
   EXPECT_THAT(summary.temperatures(), ::testing::ElementsAre(1.0, 2.0));
   EXPECT_EQ(summary.mean_kl_size(), 2);
-  // Identical items: every item's statistics equal the first one's.
-  EXPECT_DOUBLE_EQ(summary.mean_kl(0), result.messages[0].item().subspace(0).kl());
+  // Identical items: every item's statistics equal the first one's, up to float32 rounding (items
+  // in different chunks go through GEMMs of different shapes, whose kernels round differently).
+  const double first_kl = result.messages[0].item().subspace(0).kl();
+  EXPECT_NEAR(summary.mean_kl(0), first_kl, 1e-3 * first_kl);
 }
 
 TEST_F(ProbeTest, ProbeEmbeddingsStreamsTextsThenTheSummary) {
