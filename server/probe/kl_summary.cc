@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "server/common/status_macros.h"
 #include "server/model/session.h"
+#include "server/probe/stats.h"
 #include "torch/torch.h"
 
 namespace prunegate::probe {
@@ -116,13 +117,14 @@ absl::StatusOr<KlSummary> SummarizeKl(std::shared_ptr<const Model> baseline,
     // Positions first .. len-2 predict tokens first+1 .. len-1.
     const int64_t m = len - 1 - first;
     if (m <= 0) continue;
-    at::Tensor la = torch::log_softmax(za[0].narrow(0, first, m) / options.temperature, -1);
-    at::Tensor lb = torch::log_softmax(zb[0].narrow(0, first, m) / options.temperature, -1);
+    const at::Tensor za_m = za[0].narrow(0, first, m), zb_m = zb[0].narrow(0, first, m);
+    at::Tensor la = torch::log_softmax(za_m / options.temperature, -1);
+    at::Tensor lb = torch::log_softmax(zb_m / options.temperature, -1);
     at::Tensor next =
         torch::tensor(std::vector<int64_t>(chunk.begin() + first + 1, chunk.end()), torch::kLong)
             .to(la.device())
             .view({m, 1});
-    at::Tensor kl = (la.exp() * (la - lb)).sum(-1);
+    at::Tensor kl = KlDivergenceRows(la.exp(), la, lb, zb_m - za_m, options.temperature);
     at::Tensor lpa = la.gather(1, next).squeeze(1), lpb = lb.gather(1, next).squeeze(1);
     at::Tensor dp = lpb.exp() - lpa.exp();
     at::Tensor same = la.argmax(-1) == lb.argmax(-1);

@@ -27,6 +27,18 @@ at::Tensor AngPred(const at::Tensor& a, const at::Tensor& b) {
 
 }  // namespace
 
+at::Tensor KlDivergenceRows(const at::Tensor& p, const at::Tensor& log_p, const at::Tensor& log_q,
+                            const at::Tensor& delta, double temperature, at::Tensor work1,
+                            at::Tensor work2) {
+  if (!work1.defined()) work1 = at::empty_like(p);
+  if (!work2.defined()) work2 = at::empty_like(p);
+  const at::Tensor mean = at::mul_out(work1, p, delta).sum(-1, true).div_(temperature);
+  at::Tensor u = at::div_out(work1, delta, temperature).sub_(mean);
+  at::Tensor kl = at::expm1_out(work2, u).sub_(u).mul_(p).sum(-1).log1p_();
+  at::Tensor plain = at::sub_out(work1, log_p, log_q).mul_(p).sum(-1).clamp_min_(0);
+  return at::where(at::isfinite(kl), kl, plain);
+}
+
 absl::Status ValidateTemperatures(const std::vector<double>& temperatures) {
   if (temperatures.empty()) return absl::InvalidArgumentError("no temperatures given");
   for (double t : temperatures) {
@@ -149,8 +161,8 @@ absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a_in,
       at::log_softmax_out(lq, zb / t, -1);
       at::exp_out(p, lp);
       at::exp_out(q, lq);
-      put(at::sub_out(t1, lp, lq).mul_(p).sum(-1));  // KL = Σ p (log p - log q)
-      put(weighted_var(p) / (2 * t * t));            // Var_p(δ) / (2 T^2)
+      put(KlDivergenceRows(p, lp, lq, delta, t, t1, t2));  // KL = Σ p (log p - log q)
+      put(weighted_var(p) / (2 * t * t));                  // Var_p(δ) / (2 T^2)
       put(ang(p, q, p.norm(2, -1, true)));
       at::Tensor r = at::pow_out(t2, p, 2);  // r = p^2 / |p|^2
       r.div_(r.sum(-1, true));
@@ -234,7 +246,7 @@ absl::StatusOr<std::vector<SubspaceStats>> CompareSubspace(
     at::Tensor p = lp.exp(), q = lq.exp();
     SubspaceStats s;
     s.temperature = t;
-    s.kl = (p * (lp - lq)).sum().item<double>();
+    s.kl = KlDivergenceRows(p, lp, lq, cb - ca, t).item<double>();
     s.ang = Ang(p.view({1, -1}), q.view({1, -1})).item<double>();
     s.argmax_a = ca.argmax().item<int64_t>();
     s.argmax_b = cb.argmax().item<int64_t>();

@@ -88,6 +88,18 @@ absl::StatusOr<std::vector<SubspaceStats>> CompareSubspace(const at::Tensor& z_a
                                                            const std::vector<int64_t>& candidates,
                                                            const std::vector<double>& temperatures);
 
+// KL(p || q) per row of p = softmax(z_a / T), q = softmax(z_b / T), from p, log p, log q and
+// delta = z_b - z_a (all (N, V), float32 or wider). With u = delta / T - E_p[delta / T]:
+// KL = log E_p[e^u] - E_p[u], evaluated as log1p(sum p (expm1(u) - u)). Every term is >= 0, so
+// the result is never negative, is exactly 0 for identical logits, and keeps its relative
+// precision for tiny perturbations, where the textbook sum p (log p - log q) in float32 has an
+// absolute rounding floor near 1e-7 and can come out negative. Rows where expm1 overflows (a
+// large delta / T) take the textbook form, clamped at 0. `work1`, `work2`: optional buffers shaped
+// like p, overwritten.
+at::Tensor KlDivergenceRows(const at::Tensor& p, const at::Tensor& log_p, const at::Tensor& log_q,
+                            const at::Tensor& delta, double temperature, at::Tensor work1 = {},
+                            at::Tensor work2 = {});
+
 // Shared validation of a temperature list (non-empty, every T finite and > 0).
 absl::Status ValidateTemperatures(const std::vector<double>& temperatures);
 

@@ -105,6 +105,42 @@ TEST(StatsTest, SmallPerturbationMatchesTheTaylorEstimatesAndScalesAsInverseTSqu
   EXPECT_NEAR(hv[0].ang / hv[0].ang_pred, 1.0, 0.05);
 }
 
+// float32, vocabulary-sized, a perturbation so small that the textbook Σ p (log p − log q) is
+// all rounding: the KL must still match the same statistics computed in float64 (relative 2%)
+// and never be negative. A large perturbation at a low temperature (expm1 overflows in the
+// precise form) falls back to the textbook form and still matches float64.
+TEST(StatsTest, KlKeepsItsPrecisionInFloat32AndIsNeverNegative) {
+  torch::manual_seed(11);
+  const int64_t v = 32000;
+  at::Tensor za = torch::randn({8, v}, torch::kDouble) * 4;
+  CompareOptions o;
+  o.temperatures = {0.25, 1.0};
+  for (double scale : {1e-4, 1e-3, 3.0}) {
+    at::Tensor zb = za + torch::randn({8, v}, torch::kDouble) * scale;
+    PG_ASSERT_OK_AND_ASSIGN(auto f32, CompareLogits(za.to(torch::kFloat), zb.to(torch::kFloat), o));
+    PG_ASSERT_OK_AND_ASSIGN(auto f64, CompareLogits(za, zb, o));
+    for (size_t i = 0; i < f32.size(); ++i) {
+      for (size_t k = 0; k < o.temperatures.size(); ++k) {
+        const double got = f32[i].probs[k].kl, want = f64[i].probs[k].kl;
+        EXPECT_GT(got, 0.0) << "scale " << scale;
+        EXPECT_NEAR(got, want, 0.02 * want) << "scale " << scale << " T=" << o.temperatures[k];
+      }
+    }
+  }
+  // Large logits at a tiny temperature: u = δ/T overflows expm1 in float32.
+  at::Tensor big = torch::randn({2, 1000}, torch::kDouble) * 30;
+  o.temperatures = {0.01};
+  PG_ASSERT_OK_AND_ASSIGN(auto big32,
+                          CompareLogits(big.to(torch::kFloat), big.flip(-1).to(torch::kFloat), o));
+  PG_ASSERT_OK_AND_ASSIGN(auto big64, CompareLogits(big, big.flip(-1), o));
+  for (size_t i = 0; i < big32.size(); ++i) {
+    const double got = big32[i].probs[0].kl, want = big64[i].probs[0].kl;
+    ASSERT_TRUE(std::isfinite(got)) << got;
+    EXPECT_GT(want, 100.0);
+    EXPECT_NEAR(got, want, 1e-3 * want);
+  }
+}
+
 TEST(StatsTest, TopKOverlapCountsSharedIds) {
   at::Tensor za = torch::tensor({{5.0, 4.0, 3.0, 2.0, 1.0}});
   at::Tensor zb = torch::tensor({{5.0, 1.0, 3.0, 2.0, 4.5}});  // top-3: {0, 4, 2} vs {0, 1, 2}
