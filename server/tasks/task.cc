@@ -21,16 +21,27 @@ std::optional<Scoring> ParseScoring(const std::string& name) {
 }
 
 TaskSuite FirstItemsPerTask(const TaskSuite& suite, int64_t per_task) {
+  return ItemsPerTask(suite, 0, per_task);
+}
+
+TaskSuite ItemsPerTask(const TaskSuite& suite, int64_t skip, int64_t count) {
   TaskSuite out;
-  std::map<std::string, int64_t> taken;
+  std::map<std::string, int64_t> seen;
+  auto in_slice = [&](const std::string& task) {
+    const int64_t i = seen[task]++;
+    return i >= skip && i < skip + count;
+  };
   for (const auto& g : suite.generation) {
-    if (taken[g.info.task]++ < per_task) out.generation.push_back(g);
+    if (in_slice(g.info.task)) out.generation.push_back(g);
   }
   for (const auto& m : suite.multiple_choice) {
-    if (taken[m.info.task]++ < per_task) out.multiple_choice.push_back(m);
+    if (in_slice(m.info.task)) out.multiple_choice.push_back(m);
   }
-  const int64_t sets = (per_task + 15) / 16;
-  for (size_t i = 0; i < suite.retrieval.size() && static_cast<int64_t>(i) < sets; ++i) {
+  constexpr int64_t kQueriesPerSet = 16;
+  const int64_t first_set = (skip + kQueriesPerSet - 1) / kQueriesPerSet;
+  const int64_t sets = (count + kQueriesPerSet - 1) / kQueriesPerSet;
+  for (int64_t i = first_set;
+       i < static_cast<int64_t>(suite.retrieval.size()) && i < first_set + sets; ++i) {
     out.retrieval.push_back(suite.retrieval[i]);
   }
   return out;

@@ -83,6 +83,11 @@ struct TaskSuite {
 // of every task name (file order), and the first ceil(per_task / 16) retrieval sets.
 TaskSuite FirstItemsPerTask(const TaskSuite& suite, int64_t per_task);
 
+// The next slice after `skip` items: generation and multiple-choice items [skip, skip + count) of
+// every task name, and retrieval sets [ceil(skip / 16), ceil(skip / 16) + ceil(count / 16)).
+// ItemsPerTask(s, 0, n) == FirstItemsPerTask(s, n); ItemsPerTask(s, n, n) shares no item with it.
+TaskSuite ItemsPerTask(const TaskSuite& suite, int64_t skip, int64_t count);
+
 }  // namespace prunegate::tasks
 
 #endif  // PRUNEGATE_SERVER_TASKS_TASK_H_

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/tasks/task_validate.h"
@@ -263,6 +264,49 @@ TEST(TaskDirTest, MissingEmptyAndNotADirectory) {
   EXPECT_THAT(LoadTaskDir(dir), StatusIs(absl::StatusCode::kNotFound, HasSubstr("no *.jsonl")));
   WriteText(dir + "/file.jsonl", kGeneration);
   EXPECT_THAT(LoadTaskDir(dir + "/file.jsonl"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Two generation tasks interleaved, one multiple-choice task, 40 retrieval sets.
+TaskSuite SliceSuite() {
+  TaskSuite suite;
+  for (int i = 0; i < 10; ++i) {
+    for (const char* task : {"a", "b"}) {
+      GenerationItem g;
+      g.info = {absl::StrCat(task, i), task, {}, ""};
+      suite.generation.push_back(g);
+    }
+    MultipleChoiceItem m;
+    m.info = {absl::StrCat("m", i), "mc", {}, ""};
+    suite.multiple_choice.push_back(m);
+  }
+  for (int i = 0; i < 40; ++i) {
+    RetrievalItem r;
+    r.info = {absl::StrCat("r", i), "retrieval", {}, ""};
+    suite.retrieval.push_back(r);
+  }
+  return suite;
+}
+
+std::vector<std::string> Ids(const TaskSuite& s) {
+  std::vector<std::string> ids;
+  for (const auto& g : s.generation) ids.push_back(g.info.id);
+  for (const auto& m : s.multiple_choice) ids.push_back(m.info.id);
+  for (const auto& r : s.retrieval) ids.push_back(r.info.id);
+  return ids;
+}
+
+TEST(TaskSliceTest, FirstItemsAndTheNextSliceArePerTaskAndDisjoint) {
+  const TaskSuite suite = SliceSuite();
+  EXPECT_THAT(Ids(FirstItemsPerTask(suite, 3)),
+              ElementsAre("a0", "b0", "a1", "b1", "a2", "b2", "m0", "m1", "m2", "r0"));
+  EXPECT_EQ(Ids(ItemsPerTask(suite, 0, 3)), Ids(FirstItemsPerTask(suite, 3)));
+  EXPECT_THAT(Ids(ItemsPerTask(suite, 3, 3)),
+              ElementsAre("a3", "b3", "a4", "b4", "a5", "b5", "m3", "m4", "m5", "r1"));
+  // Retrieval counts 16 queries per set: items 20..39 are sets 2 and 3.
+  EXPECT_THAT(Ids(ItemsPerTask(suite, 20, 20)), ElementsAre("r2", "r3"));
+  // Past the end: what is left, then nothing.
+  EXPECT_THAT(Ids(ItemsPerTask(suite, 9, 5)), ElementsAre("a9", "b9", "m9", "r1"));
+  EXPECT_TRUE(ItemsPerTask(suite, 1000, 5).empty());
 }
 
 TEST(TaskWriterTest, RoundTripsThroughTheParser) {

@@ -44,17 +44,34 @@ TEST(ReproduceTest, ShippedModelGivesEveryTableAndOneCasePerVariantTaskAndTemper
   int agree = 0;
   for (const Case& c : e.cases) agree += c.agrees();
   EXPECT_DOUBLE_EQ(e.agreement(), static_cast<double>(agree) / e.cases.size());
+  // The verdicts read items 4..7 of every task (the file has 300), not the scored 0..3.
+  EXPECT_TRUE(e.shared_evidence_tasks.empty());
+  // Multiple choice once more without labels: no accuracy rule, one case per variant and T.
+  ASSERT_EQ(e.label_free_cases.size(), 3u * 2);
+  for (const Case& c : e.label_free_cases) {
+    EXPECT_EQ(c.task, verdict::TaskType::kMultipleChoice);
+    ASSERT_FALSE(c.checks.empty());
+    for (const auto& check : c.checks) EXPECT_NE(check.rule, "multiple_choice.accuracy_drop");
+  }
+  bool labelled_rule = false;
+  for (const Case& c : e.cases) {
+    for (const auto& check : c.checks)
+      labelled_rule |= check.rule == "multiple_choice.accuracy_drop";
+  }
+  EXPECT_TRUE(labelled_rule);
 
   const std::string md = ReportMarkdown(e, o, "prunegate-reproduce --test");
   for (const char* section :
        {"## How the paper's pattern fares here", "## Task scores (%) against k",
         "## Per-step KL (T=1) while decoding", "## Temperature",
-        "## Verdicts against measured outcomes", "## Policy used", "drop-mlp k=1"}) {
+        "## Verdicts against measured outcomes", "## Policy used", "drop-mlp k=1",
+        "the next 4 items (never the scored ones)", "Agreement without labels"}) {
     EXPECT_NE(md.find(section), std::string::npos) << section;
   }
   const nlohmann::json j = nlohmann::json::parse(ReportJson(e, o));
   EXPECT_EQ(j.at("cases").size(), e.cases.size());
   EXPECT_EQ(j.at("variants").size(), 3u);
+  EXPECT_EQ(j.at("label_free_cases").size(), e.label_free_cases.size());
 }
 
 TEST(ReproduceTest, Stories260KRunsGenerationOnly) {

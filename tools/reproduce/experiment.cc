@@ -24,12 +24,6 @@ using verdict::TaskType;
 
 constexpr double kUnitTemperature = 1.0;
 
-double Mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? 0.0 : s / v.size();
-}
-
 // Index of `t` in `list` (the caller guarantees it is there).
 size_t IndexOf(const std::vector<double>& list, double t) {
   return std::find(list.begin(), list.end(), t) - list.begin();
@@ -167,22 +161,37 @@ absl::Status Trace(std::shared_ptr<const Model> base, std::shared_ptr<const Mode
 const std::vector<std::string>& StoryOpenings() {
   static const auto* kOpenings = new std::vector<std::string>{
       "Once upon a time, there was a little girl named Lily.",
-      "Once upon a time, there was a big dog.",
-      "Tom and Sue went to the park.",
-      "One day, a little bird found a shiny stone.",
-      "Sam had a red ball. He liked to",
-      "There was a small cat who lived in a house.",
-      "Once upon a time, a boy named Ben wanted to",
-      "The sun was hot and the children were",
-      "Mia saw a big tree in the garden.",
-      "One day, the little fish swam to",
-      "Lucy loved her mom very much. One day,",
-      "The old man had a small boat.",
-      "Once there was a happy frog.",
-      "Max and his friend played with",
-      "It was a rainy day. Anna wanted to",
-      "A little bear lived in the woods."};
+      "Once upon a time, there was a big dog.", "Tom and Sue went to the park.",
+      "One day, a little bird found a shiny stone.", "Sam had a red ball. He liked to",
+      "There was a small cat who lived in a house.", "Once upon a time, a boy named Ben wanted to",
+      "The sun was hot and the children were", "Mia saw a big tree in the garden.",
+      "One day, the little fish swam to", "Lucy loved her mom very much. One day,",
+      "The old man had a small boat.", "Once there was a happy frog.",
+      "Max and his friend played with", "It was a rainy day. Anna wanted to",
+      "A little bear lived in the woods.",
+      // The second half: the verdicts' evidence when the outcome is scored on the first.
+      "Once upon a time, there was a little boy named Tim.", "The little dog wanted to play with",
+      "Sara found a big box in her room.", "One morning, a small duck went to the pond.",
+      "Ben had a new toy car. He", "There was a tall girl who liked to sing.",
+      "Once upon a time, a kind queen lived in", "The wind was cold and the leaves were",
+      "Jack saw a little bunny in the grass.", "One night, the moon looked down at",
+      "Emma liked to draw with her crayons. One day,", "The farmer had a big red barn.",
+      "Once there was a sleepy owl.", "Tim and his sister looked for",
+      "It was a sunny day. Kim wanted to", "A little mouse lived under the stairs."};
   return *kOpenings;
+}
+
+tasks::GenerationItem StoryItem(const std::string& text) {
+  tasks::GenerationItem g;
+  g.info.task = "stories";
+  g.prompt = text;
+  g.scoring = tasks::Scoring::kBaselineAgreement;
+  return g;
+}
+
+tasks::TaskSuite WithoutLabels(tasks::TaskSuite suite) {
+  for (auto& m : suite.multiple_choice) m.label.reset();
+  return suite;
 }
 
 // Mean over prompts of the fraction of the baseline's tokens the candidate reproduces at the
@@ -235,15 +244,18 @@ double ScoreFor(const Scores& s, TaskType task, double t) {
 }  // namespace
 
 std::string Variant::name() const {
-  return absl::StrCat(prune::DropKindName(kind), " k=", k, " (layers ",
-                      absl::StrJoin(layers, ","), ")");
+  return absl::StrCat(prune::DropKindName(kind), " k=", k, " (layers ", absl::StrJoin(layers, ","),
+                      ")");
 }
 
-double Experiment::agreement() const {
+double Agreement(const std::vector<Case>& cases) {
   int64_t agree = 0;
   for (const Case& c : cases) agree += c.agrees();
   return cases.empty() ? 0.0 : static_cast<double>(agree) / cases.size();
 }
+
+double Experiment::agreement() const { return Agreement(cases); }
+double Experiment::label_free_agreement() const { return Agreement(label_free_cases); }
 
 absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
   const auto start = std::chrono::steady_clock::now();
@@ -262,18 +274,37 @@ absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
       o.tasks_dir.empty() ? (std::filesystem::path(o.model_dir) / "tasks").string() : o.tasks_dir;
   Experiment e;
   e.generation_only = o.tasks_dir.empty() && !std::filesystem::is_directory(tasks_dir);
-  tasks::TaskSuite suite;
+  // `suite`: the items every score is measured on (the outcome); `evidence`: the items the
+  // verdicts read (ExperimentOptions::disjoint_evidence).
+  tasks::TaskSuite suite, evidence;
   if (e.generation_only) {
-    for (const std::string& text : StoryOpenings()) {
-      tasks::GenerationItem g;
-      g.info.task = "stories";
-      g.prompt = text;
-      g.scoring = tasks::Scoring::kBaselineAgreement;
-      suite.generation.push_back(g);
+    const auto& openings = StoryOpenings();
+    const size_t half = openings.size() / 2;
+    for (size_t i = 0; i < openings.size(); ++i) {
+      (i < half ? suite : evidence).generation.push_back(StoryItem(openings[i]));
     }
+    if (!o.disjoint_evidence) evidence = suite;
   } else {
     PG_ASSIGN_OR_RETURN(tasks::TaskSuite all, tasks::LoadTaskDir(tasks_dir));
     suite = tasks::FirstItemsPerTask(all, o.per_task);
+    evidence = o.disjoint_evidence ? tasks::ItemsPerTask(all, o.per_task, o.per_task) : suite;
+  }
+  // A task's evidence items; the outcome items where the task file has no second slice.
+  auto task_name = [](TaskType task) {
+    return task == TaskType::kGeneration       ? "knowledge_gen"
+           : task == TaskType::kMultipleChoice ? "knowledge_mc"
+                                               : "retrieval";
+  };
+  auto evidence_for = [&](TaskType task) {
+    tasks::TaskSuite items = OnlyTask(evidence, task_name(task));
+    return items.empty() ? OnlyTask(suite, task_name(task)) : items;
+  };
+  if (!e.generation_only) {
+    for (TaskType task : {TaskType::kGeneration, TaskType::kMultipleChoice, TaskType::kRetrieval}) {
+      if (OnlyTask(evidence, task_name(task)).empty() || !o.disjoint_evidence) {
+        e.shared_evidence_tasks.push_back(task_name(task));
+      }
+    }
   }
 
   e.model_name = std::filesystem::path(o.model_dir).filename().string();
@@ -306,8 +337,8 @@ absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
       PG_ASSIGN_OR_RETURN(auto rows, ProbeEachLayer(base, kind, prompts, importance));
       e.layers[rows.front().sublayer] = std::move(rows);
     }
-    PG_ASSIGN_OR_RETURN(std::vector<int> order,
-                        prune::ChooseLayers(base, kind, max_k, prompts, prune::Selection::kOneShot));
+    PG_ASSIGN_OR_RETURN(std::vector<int> order, prune::ChooseLayers(base, kind, max_k, prompts,
+                                                                    prune::Selection::kOneShot));
     for (int k = 1; k <= max_k; ++k) {
       Variant v;
       v.kind = kind;
@@ -331,17 +362,14 @@ absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
         task_types.push_back(TaskType::kMultipleChoice);
         task_types.push_back(TaskType::kRetrieval);
       }
-      for (TaskType task : task_types) {
+      // One verdict per temperature, on `items`, held against the scores measured on `suite`.
+      auto judge = [&](TaskType task, const tasks::TaskSuite& items,
+                       std::vector<Case>* out) -> absl::Status {
         verdict::AssessOptions ao;
         ao.task = task;
         ao.temperatures = o.temperatures;
         ao.policy = o.policy;
-        const tasks::TaskSuite items = e.generation_only ? suite : OnlyTask(
-            suite, task == TaskType::kGeneration       ? "knowledge_gen"
-                   : task == TaskType::kMultipleChoice ? "knowledge_mc"
-                                                       : "retrieval");
-        PG_ASSIGN_OR_RETURN(verdict::Assessment a,
-                            verdict::Assess(runner_a, runner_b, items, ao));
+        PG_ASSIGN_OR_RETURN(verdict::Assessment a, verdict::Assess(runner_a, runner_b, items, ao));
         for (const auto& tv : a.verdicts) {
           Case c;
           c.variant = v.name();
@@ -354,7 +382,15 @@ absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
           c.baseline_score = ScoreFor(e.baseline, task, tv.temperature);
           c.candidate_score = ScoreFor(v.scores, task, tv.temperature);
           c.tolerance = Tolerance(o.policy, task);
-          e.cases.push_back(std::move(c));
+          out->push_back(std::move(c));
+        }
+        return absl::OkStatus();
+      };
+      for (TaskType task : task_types) {
+        const tasks::TaskSuite items = e.generation_only ? evidence : evidence_for(task);
+        PG_RETURN_IF_ERROR(judge(task, items, &e.cases));
+        if (task == TaskType::kMultipleChoice) {
+          PG_RETURN_IF_ERROR(judge(task, WithoutLabels(items), &e.label_free_cases));
         }
       }
       e.variants.push_back(std::move(v));

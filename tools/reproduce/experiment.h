@@ -19,9 +19,15 @@ namespace prunegate::reproduce {
 
 struct ExperimentOptions {
   std::string model_dir;
-  std::string tasks_dir;        // default model_dir/tasks
-  int64_t per_task = 100;       // items per task (FirstItemsPerTask)
-  int max_k = 0;                // 0 = num_layers / 2
+  std::string tasks_dir;   // default model_dir/tasks
+  int64_t per_task = 100;  // items per task (FirstItemsPerTask)
+  // The verdicts read their evidence from the next per_task items of every task (items
+  // [per_task, 2 * per_task), tasks::ItemsPerTask), never from the items the outcome is scored
+  // on, so an accuracy rule cannot agree with the outcome by measuring it. Where a task file is
+  // too short for a second slice, that task's evidence falls back to the outcome items and the
+  // report says so.
+  bool disjoint_evidence = true;
+  int max_k = 0;                                       // 0 = num_layers / 2
   std::vector<double> temperatures = {0.2, 0.7, 1.0};  // verdict and outcome temperatures
   std::vector<double> stat_temperatures = {0.25, 0.5, 1.0, 2.0};  // the 1/T^2 table
   int64_t trace_prompts = 24;
@@ -40,9 +46,9 @@ struct Scores {
   double knowledge_gen = 0;  // greedy exact match (the headline generation score)
   double arithmetic = 0;     // greedy exact match
   double multiple_choice = 0;
-  double retrieval = 0;                     // recall@1
-  std::map<double, double> sampled_gen;     // knowledge_gen exact match sampled at T
-                                            // (generation-only mode: agreement with baseline)
+  double retrieval = 0;                  // recall@1
+  std::map<double, double> sampled_gen;  // knowledge_gen exact match sampled at T
+                                         // (generation-only mode: agreement with baseline)
 };
 
 // Local layer-probe statistics of one sublayer removed from the baseline (mean over prompts and
@@ -54,9 +60,9 @@ struct LayerRow {
   double ang_z = 0, ang_z_pred = 0;
   double ang_p = 0, ang_p_pred = 0;
   double kl = 0, kl_pred = 0;
-  double top1 = 0;            // top-1 agreement of the two lens outputs
-  double importance = 0;      // the importance score's similarity for this sublayer
-  double propagated_kl = 0;   // KL of the final outputs with this sublayer alone removed
+  double top1 = 0;           // top-1 agreement of the two lens outputs
+  double importance = 0;     // the importance score's similarity for this sublayer
+  double propagated_kl = 0;  // KL of the final outputs with this sublayer alone removed
 };
 
 struct Variant {
@@ -64,10 +70,10 @@ struct Variant {
   int k = 0;
   std::vector<int> layers;
   Scores scores;
-  std::vector<double> free_kl, teacher_kl;  // mean KL at T = 1 per decode step
-  std::vector<double> free_agree;           // fraction of prompts still identical at each step
+  std::vector<double> free_kl, teacher_kl;    // mean KL at T = 1 per decode step
+  std::vector<double> free_agree;             // fraction of prompts still identical at each step
   std::vector<double> kl_by_t, kl_pred_by_t;  // teacher-forced mean KL at each stat temperature
-  std::string name() const;                 // "drop-mlp k=2 (layers 3,4)"
+  std::string name() const;                   // "drop-mlp k=2 (layers 3,4)"
 };
 
 // One verdict held against the measured outcome.
@@ -92,8 +98,14 @@ struct Experiment {
   std::map<std::string, std::vector<LayerRow>> layers;  // "attention" / "mlp" -> per layer
   std::vector<Variant> variants;
   std::vector<Case> cases;
+  // Multiple choice judged again with the evidence items' labels removed: argmax disagreement
+  // and option-subspace KL only, the verdict a user without labelled items gets.
+  std::vector<Case> label_free_cases;
+  // Tasks whose evidence came from the outcome items (task file shorter than 2 * per_task).
+  std::vector<std::string> shared_evidence_tasks;
   double seconds = 0;
   double agreement() const;
+  double label_free_agreement() const;
 };
 
 absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& options);

@@ -24,6 +24,8 @@ ABSL_FLAG(std::string, tasks, "", "task directory; default MODEL/tasks");
 ABSL_FLAG(std::string, out, "docs/reproduction.md", "Markdown report to write");
 ABSL_FLAG(std::string, json_out, "docs/reproduction.json", "JSON numbers to write ('' = none)");
 ABSL_FLAG(int64_t, per_task, 100, "items per task");
+ABSL_FLAG(bool, disjoint_evidence, true,
+          "verdicts read the next per_task items, never the scored ones (false: the same items)");
 ABSL_FLAG(int, max_k, 0, "largest k (0 = half the layers)");
 ABSL_FLAG(std::string, temperatures, "0.2,0.7,1.0", "verdict and outcome temperatures");
 ABSL_FLAG(std::string, policy, "", "policy JSON file (docs/policy.md); default policy if empty");
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   o.model_dir = absl::GetFlag(FLAGS_model);
   o.tasks_dir = absl::GetFlag(FLAGS_tasks);
   o.per_task = absl::GetFlag(FLAGS_per_task);
+  o.disjoint_evidence = absl::GetFlag(FLAGS_disjoint_evidence);
   o.max_k = absl::GetFlag(FLAGS_max_k);
   o.trace_prompts = absl::GetFlag(FLAGS_trace_prompts);
   o.trace_steps = absl::GetFlag(FLAGS_trace_steps);
@@ -82,7 +85,11 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_json_out).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_json_out)) << prunegate::reproduce::ReportJson(*e, o) << "\n";
   }
-  std::cout << "agreement " << e->agreement() << " over " << e->cases.size() << " cases; wrote "
-            << absl::GetFlag(FLAGS_out) << "\n";
+  std::cout << "agreement " << e->agreement() << " over " << e->cases.size() << " cases";
+  if (!e->label_free_cases.empty()) {
+    std::cout << "; multiple choice without labels " << e->label_free_agreement() << " over "
+              << e->label_free_cases.size();
+  }
+  std::cout << "; wrote " << absl::GetFlag(FLAGS_out) << "\n";
   return 0;
 }
