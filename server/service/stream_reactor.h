@@ -5,15 +5,18 @@
 // probe instead of growing memory). The reactor keeps one write outstanding and starts the next
 // in OnWriteDone. OnCancel (client cancel, deadline, server shutdown) and a failed write set an
 // atomic flag that the probe's `cancelled` callback polls, so the work stops within one layer or
-// step and its sessions are freed; the call then finishes with CANCELLED. When the work returns,
-// the queued messages are written and the call finishes with the work's status. OnDone deletes
-// the reactor. Torch-free.
+// step and its sessions are freed; the call then finishes with CANCELLED (DEADLINE_EXCEEDED when
+// its deadline has passed, so the metrics tell the two apart). When the work returns, the queued
+// messages are written and the call finishes with the work's status. OnDone deletes the reactor.
+// Torch-free.
 #ifndef PRUNEGATE_SERVER_SERVICE_STREAM_REACTOR_H_
 #define PRUNEGATE_SERVER_SERVICE_STREAM_REACTOR_H_
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -52,7 +55,7 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamW
   static grpc::ServerWriteReactor<Msg>* Start(const CallEnv& env,
                                               grpc::CallbackServerContext* context, const char* rpc,
                                               Work work) {
-    auto* reactor = new StreamReactor(CallRecord(env.metrics, rpc));
+    auto* reactor = new StreamReactor(CallRecord(env.metrics, rpc), context->deadline());
     absl::Status admitted = env.auth->Check(*context);
     if (admitted.ok()) {
       absl::StatusOr<StreamSlot> slot = env.limiter->Acquire(ClientKey(*context));
@@ -122,7 +125,8 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamW
   void OnDone() override { delete this; }
 
  private:
-  explicit StreamReactor(CallRecord record) : record_(std::move(record)) {}
+  StreamReactor(CallRecord record, std::chrono::system_clock::time_point deadline)
+      : record_(std::move(record)), deadline_(deadline) {}
 
   bool HasRoomOrCancelled() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return cancelled_.load() || queue_.size() < kQueueCapacity;
@@ -141,10 +145,16 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamW
       absl::MutexLock lock(&mu_);
       work_done_ = true;
       work_status_ = std::move(status);
-      if (cancelled_.load()) queue_.clear();
+      if (cancelled_.load()) DropUnsent();
       if (!writing_) finish = TakeFinish(&final_status);
     }
     if (finish) FinishCall(final_status);  // may delete this
+  }
+
+  // Drops the queued messages gRPC has not been handed. While a write is outstanding its message
+  // (the front) stays: gRPC may still read it, and OnWriteDone pops it.
+  void DropUnsent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    queue_.erase(writing_ ? std::next(queue_.begin()) : queue_.begin(), queue_.end());
   }
 
   // True (once) when the call should finish now; sets the status it finishes with.
@@ -154,6 +164,12 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamW
     *status = cancelled_.load() && work_status_.ok()
                   ? grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled")
                   : ToGrpcStatus(work_status_);
+    // A call whose deadline passed is recorded as DEADLINE_EXCEEDED (what its client sees), not
+    // as a client's cancel.
+    if (status->error_code() == grpc::StatusCode::CANCELLED &&
+        std::chrono::system_clock::now() >= deadline_) {
+      *status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed");
+    }
     return true;
   }
 
@@ -163,6 +179,7 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamW
   }
 
   CallRecord record_;
+  const std::chrono::system_clock::time_point deadline_;  // time_point::max() when none
   absl::Mutex mu_;
   std::atomic<bool> cancelled_{false};
   std::deque<Msg> queue_ ABSL_GUARDED_BY(mu_);
