@@ -1,5 +1,6 @@
 #include "client/exit_codes.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace prunegate::client {
@@ -29,6 +30,11 @@ std::string StatusCodeName(grpc::StatusCode code) {
 int ReportRpcError(const grpc::Status& status, std::ostream& err) {
   err << "prunegate: " << StatusCodeName(status.error_code()) << ": " << status.error_message()
       << std::endl;
+  if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED &&
+      absl::StrContains(status.error_message(), "bearer token")) {
+    err << "prunegate: the server wants its bearer token: pass --token T or set PRUNEGATE_TOKEN"
+        << std::endl;
+  }
   return kExitError;
 }
 

@@ -21,10 +21,11 @@ inline constexpr int kExitError = 3;
 // SAFE → 0, UNSAFE → 1, RISKY → 2; VERDICT_UNSPECIFIED (a server that gave no verdict) → 3.
 int ExitCodeForVerdict(v1::Verdict verdict);
 
-// "NOT_FOUND", "UNAUTHENTICATED", ... ("CODE_<n>" for a code outside the gRPC set).
+// "NOT_FOUND", "PERMISSION_DENIED", ... ("CODE_<n>" for a code outside the gRPC set).
 std::string StatusCodeName(grpc::StatusCode code);
 
-// Writes "prunegate: CODE: message" to `err` and returns kExitError.
+// Writes "prunegate: CODE: message" to `err` and returns kExitError; a PERMISSION_DENIED about
+// the bearer token (missing or wrong) adds a line saying how to pass one.
 int ReportRpcError(const grpc::Status& status, std::ostream& err);
 // Writes "prunegate: message" to `err` and returns kExitError (local errors: files, flags).
 int ReportError(const absl::Status& status, std::ostream& err);

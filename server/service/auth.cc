@@ -38,17 +38,20 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
 
 absl::Status BearerAuth::Check(const grpc::ServerContextBase& context) const {
   if (!enabled()) return absl::OkStatus();
+  // PERMISSION_DENIED for every failure, as DESIGN.md names it for a bad token; the message
+  // says which failure it was.
   const auto& metadata = context.client_metadata();
   if (metadata.find("authorization") == metadata.end()) {
-    return absl::UnauthenticatedError(
+    return absl::PermissionDeniedError(
         "missing bearer token: send the metadata \"authorization: Bearer <token>\"");
   }
   const absl::string_view token = BearerToken(context);
   if (token.empty()) {
-    return absl::UnauthenticatedError("the authorization metadata must be \"Bearer <token>\"");
+    return absl::PermissionDeniedError(
+        "malformed authorization metadata: expected \"Bearer <token>\"");
   }
   if (!ConstantTimeEquals(std::string(token), token_)) {
-    return absl::UnauthenticatedError("wrong bearer token");
+    return absl::PermissionDeniedError("wrong bearer token");
   }
   return absl::OkStatus();
 }

@@ -17,8 +17,9 @@ class BearerAuth {
   explicit BearerAuth(std::string token) : token_(std::move(token)) {}
 
   bool enabled() const { return !token_.empty(); }
-  // OK when disabled or the call carries the token; UNAUTHENTICATED otherwise (missing header,
-  // another scheme, or a wrong token; compared in constant time).
+  // OK when disabled or the call carries the token; PERMISSION_DENIED otherwise, with a message
+  // naming the failure: "missing bearer token", "malformed authorization metadata" (another
+  // scheme, or no token after "Bearer ") or "wrong bearer token" (compared in constant time).
   absl::Status Check(const grpc::ServerContextBase& context) const;
 
  private:

@@ -52,7 +52,7 @@ class CallRecord {
 class UnaryCall {
  public:
   // Starts the call's record and checks the bearer token; ok() is false (and the call already
-  // finished with UNAUTHENTICATED) when the check failed.
+  // finished with PERMISSION_DENIED) when the check failed.
   UnaryCall(const CallEnv& env, grpc::CallbackServerContext* context, const char* rpc);
 
   bool ok() const { return !finished_; }

@@ -163,18 +163,20 @@ TEST_F(CliModelsProbesTest, ProbesProduceTheirOutput) {
   EXPECT_TRUE(nlohmann::json::parse(kl_json.LastLine()).contains("kl"));
 }
 
-TEST(CliAuthTest, WrongTokenIsUnauthenticated) {
+TEST(CliAuthTest, MissingOrWrongTokenIsPermissionDeniedAndExits3) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server =
       ServerProcess::Start({"--model-root", SourceDir(), "--token", "s3cret"});
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string address = (*server)->address();
   const CliResult wrong = RunPrunegate({"--server", address, "--token", "nope", "models", "list"});
   EXPECT_EQ(wrong.exit_code, 3) << wrong.Dump();
-  EXPECT_THAT(wrong.err, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_THAT(wrong.err, HasSubstr("prunegate: PERMISSION_DENIED: wrong bearer token\n"));
+  EXPECT_THAT(wrong.err, HasSubstr("pass --token T or set PRUNEGATE_TOKEN"));
   EXPECT_THAT(wrong.out, IsEmpty());
   const CliResult missing = RunPrunegate({"--server", address, "models", "list"});
   EXPECT_EQ(missing.exit_code, 3) << missing.Dump();
-  EXPECT_THAT(missing.err, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_THAT(missing.err, HasSubstr("prunegate: PERMISSION_DENIED: missing bearer token"));
+  EXPECT_THAT(missing.err, HasSubstr("pass --token T or set PRUNEGATE_TOKEN"));
   const CliResult right =
       RunPrunegate({"models", "list", "--server", address, "--token", "s3cret"});
   EXPECT_EQ(right.exit_code, 0) << right.Dump();

@@ -92,6 +92,18 @@ TEST(ExitCodesTest, VerdictsAndErrors) {
   std::ostringstream err;
   EXPECT_EQ(ReportRpcError(grpc::Status(grpc::StatusCode::NOT_FOUND, "no model x"), err), 3);
   EXPECT_EQ(err.str(), "prunegate: NOT_FOUND: no model x\n");
+  // A token refusal says how to pass the token; other PERMISSION_DENIED errors do not.
+  std::ostringstream token;
+  EXPECT_EQ(ReportRpcError(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong bearer token"),
+                           token),
+            3);
+  EXPECT_EQ(token.str(),
+            "prunegate: PERMISSION_DENIED: wrong bearer token\n"
+            "prunegate: the server wants its bearer token: pass --token T or set "
+            "PRUNEGATE_TOKEN\n");
+  std::ostringstream path;
+  ReportRpcError(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "outside the model root"), path);
+  EXPECT_EQ(path.str(), "prunegate: PERMISSION_DENIED: outside the model root\n");
 }
 
 TEST(ConnectionTest, FlagsWinOverEnvironmentOverDefault) {

@@ -1,5 +1,5 @@
-// Bearer tokens (flag and --config token_file), TLS and mTLS with certificates made here by the
-// openssl CLI; health and reflection stay open.
+// Bearer tokens (flag and --config token_file): PERMISSION_DENIED without the right one; TLS and
+// mTLS with certificates made here by the openssl CLI; health and reflection stay open.
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -34,6 +34,15 @@ grpc::Status ListWith(const std::string& address, const std::string& token) {
   return stub->ListModels(context.get(), {}, &response);
 }
 
+// ListModels with the raw "authorization" metadata `value`.
+grpc::Status ListWithAuthorization(const std::string& address, const std::string& value) {
+  auto stub = PrunegateStub(address);
+  v1::ListModelsResponse response;
+  auto context = Context(absl::Seconds(10));
+  context->AddMetadata("authorization", value);
+  return stub->ListModels(context.get(), {}, &response);
+}
+
 v1::TraceDecodeRequest ShortTrace() {
   v1::TraceDecodeRequest request;
   request.set_baseline("tinykb");
@@ -54,20 +63,27 @@ TEST(TokenTest, EveryPrunegateRpcNeedsTheBearerTokenFromTheConfigFile) {
   const std::string address = (*server)->address();
 
   grpc::Status status = ListWith(address, "");
-  EXPECT_CODE(status, UNAUTHENTICATED);
+  EXPECT_CODE(status, PERMISSION_DENIED);
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("missing bearer token"));
-  EXPECT_CODE(ListWith(address, "wrong"), UNAUTHENTICATED);
-  EXPECT_CODE(ListWith(address, std::string(kToken) + "x"), UNAUTHENTICATED);
+  status = ListWith(address, "wrong");
+  EXPECT_CODE(status, PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(), "wrong bearer token");
+  EXPECT_CODE(ListWith(address, std::string(kToken) + "x"), PERMISSION_DENIED);
+  status = ListWithAuthorization(address, std::string("Basic ") + kToken);
+  EXPECT_CODE(status, PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("malformed authorization metadata"));
+  EXPECT_CODE(ListWithAuthorization(address, "Bearer "), PERMISSION_DENIED);
+  EXPECT_TRUE(ListWithAuthorization(address, std::string("bearer  ") + kToken).ok());
   EXPECT_TRUE(ListWith(address, kToken).ok());
 
   auto stub = PrunegateStub(address);
-  EXPECT_CODE(LoadModel(*stub, "other", "other"), UNAUTHENTICATED);
+  EXPECT_CODE(LoadModel(*stub, "other", "other"), PERMISSION_DENIED);
   EXPECT_TRUE(LoadModel(*stub, "other", "other", nullptr, kToken).ok());
   auto trace = Stream(*stub, &v1::Prunegate::Stub::TraceDecode, ShortTrace());
-  EXPECT_CODE(trace.status, UNAUTHENTICATED);
+  EXPECT_CODE(trace.status, PERMISSION_DENIED);
   EXPECT_TRUE(trace.messages.empty());
   trace = Stream(*stub, &v1::Prunegate::Stub::TraceDecode, ShortTrace(), "wrong");
-  EXPECT_CODE(trace.status, UNAUTHENTICATED);
+  EXPECT_CODE(trace.status, PERMISSION_DENIED);
   trace = Stream(*stub, &v1::Prunegate::Stub::TraceDecode, ShortTrace(), kToken);
   EXPECT_TRUE(trace.status.ok()) << trace.status.error_message();
   EXPECT_EQ(trace.messages.size(), 3u);
@@ -86,7 +102,7 @@ TEST(TokenTest, EveryPrunegateRpcNeedsTheBearerTokenFromTheConfigFile) {
 TEST(TokenTest, TokenFlag) {
   auto server = ServerProcess::Start(TinykbServerArgs({"--token", kToken}));
   ASSERT_TRUE(server.ok()) << server.status();
-  EXPECT_CODE(ListWith((*server)->address(), ""), UNAUTHENTICATED);
+  EXPECT_CODE(ListWith((*server)->address(), ""), PERMISSION_DENIED);
   EXPECT_TRUE(ListWith((*server)->address(), kToken).ok());
 }
 
