@@ -4,18 +4,24 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/output.h"
 
 namespace prunegate::client {
 
+std::string StageLabel(const v1::Progress& progress) {
+  if (!progress.has_temperature() || progress.temperature() <= 0) return progress.stage();
+  return absl::StrCat(progress.stage(), " T=", Temp(progress.temperature()));
+}
+
 std::string ProgressBar(const v1::Progress& progress, int width) {
-  if (progress.total() <= 0) return absl::StrCat(progress.stage(), " ", progress.done());
+  if (progress.total() <= 0) return absl::StrCat(StageLabel(progress), " ", progress.done());
   const double fraction = std::clamp(
       static_cast<double>(progress.done()) / static_cast<double>(progress.total()), 0.0, 1.0);
   const int filled = static_cast<int>(fraction * width + 0.5);
   return absl::StrFormat("[%s%s] %*d/%d  %s", std::string(filled, '#'),
                          std::string(width - filled, ' '),
                          static_cast<int>(absl::StrCat(progress.total()).size()), progress.done(),
-                         progress.total(), progress.stage());
+                         progress.total(), StageLabel(progress));
 }
 
 void ProgressReporter::Update(const v1::Progress& progress) {
@@ -25,8 +31,9 @@ void ProgressReporter::Update(const v1::Progress& progress) {
     drawn_ = true;
     return;
   }
-  if (progress.stage() == stage_) return;
-  stage_ = progress.stage();
+  const std::string label = StageLabel(progress);
+  if (label == stage_) return;
+  stage_ = label;
   *err_ << "prunegate: " << stage_;
   if (progress.total() > 0) *err_ << " (" << progress.total() << ")";
   *err_ << std::endl;

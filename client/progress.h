@@ -1,5 +1,6 @@
 // Progress of a long server call (Assess, SummarizeKl) on stderr: a redrawn bar when stderr is a
-// terminal, otherwise one line per stage so that logs stay readable.
+// terminal, otherwise one line per stage (and per temperature of a stage that runs once per
+// temperature) so that logs stay readable.
 #ifndef PRUNEGATE_CLIENT_PROGRESS_H_
 #define PRUNEGATE_CLIENT_PROGRESS_H_
 
@@ -10,7 +11,10 @@
 
 namespace prunegate::client {
 
-// "[##########          ]  50/100  stage" for a bar of `width` cells (no total: "stage 50").
+// "stage", or "stage T=0.2" while the stage runs at one temperature (Progress.temperature).
+std::string StageLabel(const v1::Progress& progress);
+// "[##########          ]  50/100  stage T=0.2" for a bar of `width` cells (no total:
+// "stage T=0.2 50").
 std::string ProgressBar(const v1::Progress& progress, int width);
 
 class ProgressReporter {
@@ -28,7 +32,7 @@ class ProgressReporter {
   std::ostream* err_;
   bool tty_;
   bool drawn_ = false;  // a bar is on the current terminal line
-  std::string stage_;   // the last stage reported
+  std::string stage_;   // the last StageLabel reported
 };
 
 }  // namespace prunegate::client

@@ -128,6 +128,7 @@ absl::Status PrunegateService::RunAssess(const v1::AssessRequest& request,
     event.mutable_progress()->set_stage(p.stage);
     event.mutable_progress()->set_done(p.done);
     event.mutable_progress()->set_total(p.total);
+    if (p.temperature > 0) event.mutable_progress()->set_temperature(p.temperature);
     out.Write(std::move(event));  // a cancelled call stops at the next poll
   };
   PG_ASSIGN_OR_RETURN(

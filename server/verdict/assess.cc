@@ -107,6 +107,7 @@ absl::Status RunGeneration(const Run& run, const std::vector<tasks::GenerationIt
   AssessProgress progress{"generation", 0,
                           static_cast<int64_t>(n * run.options.temperatures.size())};
   for (double t : run.options.temperatures) {
+    progress.temperature = t;
     trace.sampling.temperature = t;
     trace.temperatures = {t};
     std::vector<PromptOutcome> outcomes;

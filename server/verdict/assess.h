@@ -37,6 +37,9 @@ struct AssessProgress {
   std::string stage;  // "generation", "multiple_choice" or "retrieval"
   int64_t done = 0;   // prompts (x temperatures), items or sets finished
   int64_t total = 0;
+  // The temperature the stage is running at when it runs once per temperature (generation);
+  // 0 when it covers every temperature at once (multiple choice, retrieval).
+  double temperature = 0;
 };
 
 // INVALID_ARGUMENT when the task's items are empty, the temperatures are invalid, max_steps is

@@ -60,7 +60,9 @@ TEST_F(CliGateTest, IdenticalCandidateIsSafe) {
   ASSERT_EQ(result.exit_code, 0) << result.Dump();
   EXPECT_THAT(result.out, AllOf(HasSubstr("T=0.2  SAFE"), HasSubstr("T=1  SAFE"),
                                 HasSubstr("overall: SAFE"), HasSubstr("generation.")));
-  // stderr is not a terminal here: one line per stage, no bar.
+  // stderr is not a terminal here: one line per stage and temperature, no bar.
+  EXPECT_THAT(result.err, AllOf(HasSubstr("prunegate: generation T=0.2 (12)\n"),
+                                HasSubstr("prunegate: generation T=1 (12)\n")));
   EXPECT_THAT(result.err, Not(HasSubstr("\r")));
 }
 

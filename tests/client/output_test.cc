@@ -125,5 +125,28 @@ TEST(ProgressTest, BarAndStageLines) {
   EXPECT_EQ(tty.str().back(), '\n');  // the bar's line is ended
 }
 
+TEST(ProgressTest, AStageRunPerTemperatureNamesIt) {
+  v1::Progress progress;
+  progress.set_stage("generation");
+  progress.set_done(1);
+  progress.set_total(4);
+  EXPECT_EQ(StageLabel(progress), "generation");  // absent: not per temperature
+  progress.set_temperature(0.2);
+  EXPECT_EQ(StageLabel(progress), "generation T=0.2");
+  EXPECT_EQ(ProgressBar(progress, 4), "[#   ] 1/4  generation T=0.2");
+
+  std::ostringstream log;
+  {
+    ProgressReporter reporter(&log, /*tty=*/false);
+    reporter.Update(progress);
+    progress.set_done(2);
+    reporter.Update(progress);  // same stage and temperature: no new line
+    progress.set_done(3);
+    progress.set_temperature(1.0);
+    reporter.Update(progress);
+  }
+  EXPECT_EQ(log.str(), "prunegate: generation T=0.2 (4)\nprunegate: generation T=1 (4)\n");
+}
+
 }  // namespace
 }  // namespace prunegate::client

@@ -269,6 +269,7 @@ TEST_F(ProbeTest, SummarizeKlStreamsProgressThenTheStatistics) {
   ASSERT_GE(result.messages.size(), 3u);
   for (size_t i = 0; i + 1 < result.messages.size(); ++i) {
     ASSERT_TRUE(result.messages[i].has_progress());
+    EXPECT_FALSE(result.messages[i].progress().has_temperature());  // one T for the whole text
     EXPECT_EQ(result.messages[i].progress().done(), static_cast<int64_t>(i) + 1);
     EXPECT_EQ(result.messages[i].progress().total(),
               static_cast<int64_t>(result.messages.size()) - 1);
@@ -294,9 +295,13 @@ TEST_F(ProbeTest, AssessStreamsProgressThenTheVerdicts) {
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_EQ(result.messages.size(), 5u);  // 2 prompts x 2 temperatures, then the assessment
   for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(result.messages[i].progress().stage(), "generation");
-    EXPECT_EQ(result.messages[i].progress().done(), i + 1);
-    EXPECT_EQ(result.messages[i].progress().total(), 4);
+    const v1::Progress& progress = result.messages[i].progress();
+    EXPECT_EQ(progress.stage(), "generation");
+    EXPECT_EQ(progress.done(), i + 1);
+    EXPECT_EQ(progress.total(), 4);
+    // Generation runs per temperature, in the request's order: each message says which.
+    ASSERT_TRUE(progress.has_temperature()) << "message " << i;
+    EXPECT_EQ(progress.temperature(), i < 2 ? 1.0 : 0.5) << "message " << i;
   }
   const v1::Assessment& assessment = result.messages.back().assessment();
   EXPECT_EQ(assessment.task(), v1::GENERATION);
@@ -317,6 +322,8 @@ TEST_F(ProbeTest, AssessUsesTheBaselinesTaskItemsByDefault) {
     ASSERT_TRUE(result.status.ok()) << result.status.error_message();
     ASSERT_GE(result.messages.size(), 2u);
     EXPECT_TRUE(result.messages.front().has_progress());
+    // These stages cover every temperature at once: no temperature in their progress.
+    EXPECT_FALSE(result.messages.front().progress().has_temperature());
     EXPECT_EQ(result.messages.back().assessment().task(), task);
     EXPECT_EQ(result.messages.back().assessment().verdicts_size(), 1);
   }
