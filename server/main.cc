@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
 
   auto server = prunegate::service::PrunegateServer::Start(*options);
   if (!server.ok()) return Fail(1, server.status().ToString());
+  // The port is bound and health says NOT_SERVING until the loads below finish. Keep this line's
+  // shape: tests read the ports from it (ServerProcess::StartListening) to watch that phase.
   std::cerr << "prunegate-server: gRPC on " << options->host << ":" << (*server)->grpc_port()
             << ", metrics on " << (*server)->metrics_port() << " (NOT_SERVING until the "
             << options->loads.size() << " start-up model(s) are loaded)\n";

@@ -1,18 +1,28 @@
 // Registry RPCs against the real server: LoadModel / DeriveModel / UnloadModel / ListModels, the
-// model-root sandbox, names, the memory budget, and the lifecycle states.
+// model-root sandbox, names, the memory budget, the lifecycle states, and health while the
+// start-up loads run.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/service/service_test_util.h"
+#include "tests/testing/paths.h"
 
 namespace prunegate::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using HealthStatus = grpc::health::v1::HealthCheckResponse;
 
 // tinykb holds 18.5 MB; a second copy does not fit, derived candidates (shared tensors) do.
 constexpr char kBudget[] = "30000000";
@@ -236,6 +246,74 @@ TEST_F(RegistryTest, FailedLoadIsListedWithItsReasonAndCanBeRetried) {
   ASSERT_TRUE(LoadModel(*stub_, "broken", "other").ok());
   EXPECT_EQ(Find("broken")->state(), v1::READY);
   EXPECT_TRUE(Unload("broken").ok());
+}
+
+// The server binds its port before the start-up loads (--load) and reports NOT_SERVING until
+// they are READY. A load of tinykb takes well under a second, too short to watch reliably, so the
+// test holds it: "held" is tinykb with its tokenizer.json replaced by a named pipe, and the load
+// cannot finish before the test writes the tokenizer into the pipe. No server flag is needed.
+TEST(StartupTest, HealthIsNotServingUntilTheStartupLoadsFinish) {
+  namespace fs = std::filesystem;
+  const fs::path held = fs::path(TestModelRoot()) / "held";
+  fs::remove_all(held);
+  fs::create_directories(held);
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(fs::path(TestModelRoot()) / "tinykb")) {
+    const std::string name = entry.path().filename().string();
+    if (name == "tokenizer.json") continue;
+    fs::create_symlink(fs::path("..") / "tinykb" / name, held / name);
+  }
+  const std::string pipe = (held / "tokenizer.json").string();
+  ASSERT_EQ(mkfifo(pipe.c_str(), 0600), 0) << std::strerror(errno);
+  const std::string tokenizer = ReadWholeFile(TestModelRoot() + "/tinykb/tokenizer.json");
+  ASSERT_FALSE(tokenizer.empty());
+
+  auto server =
+      ServerProcess::StartListening({"--model-root", TestModelRoot(), "--load", "held=held"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = (*server)->address();
+
+  // Wait until the load has opened the pipe: an O_NONBLOCK open for writing fails with ENXIO
+  // while no reader has it open.
+  int fd = -1;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (fd < 0 && absl::Now() < deadline && (*server)->Running()) {
+    fd = open(pipe.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GE(fd, 0) << "the start-up load never opened " << pipe << "; stderr:\n"
+                   << (*server)->StderrTail();
+
+  // The load is stuck inside the tokenizer: the server answers, but is not serving yet.
+  // (EXPECT, not ASSERT: the pipe must be written below whatever happens, or the server hangs.)
+  absl::StatusOr<HealthStatus::ServingStatus> health = CheckHealth(address);
+  EXPECT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health.value_or(HealthStatus::UNKNOWN), HealthStatus::NOT_SERVING);
+  health = CheckHealth(address, "prunegate.v1.Prunegate");
+  EXPECT_EQ(health.value_or(HealthStatus::UNKNOWN), HealthStatus::NOT_SERVING);
+  auto stub = PrunegateStub(address);
+  const std::optional<v1::ModelInfo> loading = FindModel(*stub, "held");
+  EXPECT_TRUE(loading.has_value());
+  if (loading) EXPECT_EQ(loading->state(), v1::LOADING);
+
+  // Release the load: the tokenizer through the pipe, then end of file.
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  for (size_t written = 0; written < tokenizer.size();) {
+    const ssize_t n = write(fd, tokenizer.data() + written, tokenizer.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    written += static_cast<size_t>(n);
+  }
+  close(fd);
+
+  ASSERT_TRUE((*server)->WaitUntilReady(absl::Seconds(90)).ok()) << (*server)->StderrTail();
+  EXPECT_EQ(CheckHealth(address).value_or(HealthStatus::UNKNOWN), HealthStatus::SERVING);
+  EXPECT_EQ(CheckHealth(address, "prunegate.v1.Prunegate").value_or(HealthStatus::UNKNOWN),
+            HealthStatus::SERVING);
+  const std::optional<v1::ModelInfo> ready = FindModel(*stub, "held");
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->state(), v1::READY);
+  EXPECT_EQ((*server)->Terminate(), 0) << (*server)->StderrTail();
 }
 
 }  // namespace

@@ -36,11 +36,21 @@ class ServerProcess {
       const std::vector<std::string>& extra_args);
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::vector<std::string>& extra_args, absl::Duration ready_timeout);
+  // Starts the server like Start() but returns as soon as its gRPC port is open, before the
+  // start-up loads (--load) finish: the server binds, logs "prunegate-server: gRPC on HOST:PORT,
+  // metrics on M ..." on stderr, then loads. grpc_port() and metrics_port() come from that line.
+  // Follow with WaitUntilReady() to wait for SERVING.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> StartListening(
+      const std::vector<std::string>& extra_args, absl::Duration timeout = absl::Seconds(90));
 
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
   // Sends SIGTERM (if still running) and reaps the process; SIGKILL after 30 s.
   ~ServerProcess();
+
+  // Waits (up to `timeout`) until the server has written its ready file, i.e. is SERVING.
+  // DEADLINE_EXCEEDED or INTERNAL with the tail of the server's stderr otherwise.
+  absl::Status WaitUntilReady(absl::Duration timeout);
 
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }  // -1 when started with --metrics-port -1
@@ -58,6 +68,11 @@ class ServerProcess {
 
  private:
   ServerProcess() = default;
+  // Spawns the server with `extra_args` plus the ports and the ready file; does not wait.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Spawn(
+      const std::vector<std::string>& extra_args);
+  // INTERNAL "... exited with code N ...; stderr: ..." (`what`: what it was waiting for).
+  absl::Status ExitedError(const std::string& what) const;
   // Waits for the child for at most `timeout`; true (and exit_code_ set) when it has exited.
   bool WaitExit(absl::Duration timeout);
 
@@ -68,6 +83,8 @@ class ServerProcess {
   int metrics_port_ = -1;
   std::string dir_;  // temp directory with the ready file and the logs
   std::string stderr_path_;
+  std::string ready_path_;
+  std::string args_;  // the caller's arguments, for messages
 };
 
 }  // namespace prunegate::testing
