@@ -1,11 +1,14 @@
-// Streams under concurrency: cancellation frees the work and its stream slot, stream limits
-// (server-wide and per client), 16 concurrent clients get the single-client results, unloading a
-// model during a stream is safe, and SIGTERM drains.
+// Streams under concurrency: cancellation frees the work and its stream slot (every streaming
+// RPC), a client deadline stops a stream, stream limits (server-wide and per client), 16
+// concurrent clients get the single-client results, unloading a model during a stream is safe,
+// and SIGTERM drains.
 #include <signal.h>
 
+#include <functional>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/barrier.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -127,6 +130,208 @@ TEST(ConcurrencyTest, CancellationFreesTheWorkAndStreamLimitsHold) {
   EXPECT_EQ(after.messages.size(), 4u);
   EXPECT_GT(tokens().value_or(0), tokens_before.value_or(0));
   EXPECT_EQ(*CheckHealth((*server)->address()), HealthStatus::SERVING);
+}
+
+// A server-streaming method of the stub.
+template <typename Request, typename Msg>
+using ReaderMethod = std::unique_ptr<grpc::ClientReader<Msg>> (v1::Prunegate::Stub::*)(
+    grpc::ClientContext*, const Request&);
+
+// How a stream that was stopped early ended.
+struct Stopped {
+  int received = 0;  // messages read, the first included
+  grpc::Status status;
+};
+
+// Opens `method`, reads its first message (the work is running), cancels the call and reads it
+// to the end.
+template <typename Request, typename Msg>
+Stopped CancelAfterFirstMessage(v1::Prunegate::Stub& stub, ReaderMethod<Request, Msg> method,
+                                const Request& request) {
+  auto context = Context(absl::Seconds(60));
+  auto reader = (stub.*method)(context.get(), request);
+  Stopped stopped;
+  Msg message;
+  if (reader->Read(&message)) {
+    ++stopped.received;
+    context->TryCancel();
+    while (reader->Read(&message)) ++stopped.received;
+  }
+  stopped.status = reader->Finish();
+  return stopped;
+}
+
+// Runs `method` to the end on a fresh context; its status.
+template <typename Request, typename Msg>
+grpc::Status RunToEnd(v1::Prunegate::Stub& stub, ReaderMethod<Request, Msg> method,
+                      const Request& request) {
+  return Stream(stub, method, request).status;
+}
+
+// One server for the streams that are stopped early, admitting a single stream at a time: a slot
+// that is not given back shows as RESOURCE_EXHAUSTED on the next stream.
+class StoppedStreamTest : public ServerTest<StoppedStreamTest> {
+ public:
+  static std::vector<std::string> ServerArgs() { return TinykbServerArgs({"--max-streams", "1"}); }
+
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    if (HasFatalFailure()) return;
+    if (!FindModel(*stub_, "drop2")) ASSERT_TRUE(DeriveDrop(*stub_, "tinykb", "drop2", {2}).ok());
+  }
+
+  // The series' value; 0 when it is not exported yet (a counter nothing has counted).
+  double Metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+    return ScrapeMetric(server_->metrics_port(), name, labels).value_or(0);
+  }
+  double InFlight() {
+    return ScrapeMetric(server_->metrics_port(), "prunegate_inflight_streams").value_or(-1);
+  }
+  double Requests(const std::string& rpc, const std::string& code) {
+    return Metric("prunegate_rpc_requests_total", {{"rpc", rpc}, {"code", code}});
+  }
+  double TinykbTokens() { return Metric("prunegate_forward_tokens_total", {{"model", "tinykb"}}); }
+  double GenerationVerdicts() {
+    double total = 0;
+    for (const char* verdict : {"SAFE", "RISKY", "UNSAFE"}) {
+      total += Metric("prunegate_verdicts_total", {{"task", "generation"}, {"verdict", verdict}});
+    }
+    return total;
+  }
+
+  template <typename Request>
+  static Request Pair() {
+    Request request;
+    request.set_baseline("tinykb");
+    request.set_candidate("drop2");
+    return request;
+  }
+};
+
+// Every streaming RPC, cancelled after its first message: CANCELLED, far fewer messages than the
+// whole stream, the work's completion never recorded, the slot back (in-flight 0, and the next
+// stream admitted under --max-streams 1), and the server answers afterwards.
+TEST_F(StoppedStreamTest, CancellingMidStreamFreesTheSlotForEveryStreamingRpc) {
+  struct Case {
+    std::string rpc;
+    int whole_stream;                                     // messages of the uncancelled stream
+    std::function<Stopped(v1::Prunegate::Stub&)> cancel;  // long call, cancelled
+    std::function<grpc::Status(v1::Prunegate::Stub&)> short_call;
+    // A counter that moves only when the RPC's work completes (none for ProbeLayers, which
+    // counts its forward tokens step by step).
+    std::function<double()> completed;
+  };
+  auto layers = [](int decode_steps) {
+    auto request = Pair<v1::ProbeLayersRequest>();
+    *request.mutable_prompt() = IdsInput({1535, 40, 41});
+    request.set_decode_steps(decode_steps);
+    return request;
+  };
+  auto choices = [](int n) {
+    auto request = Pair<v1::ProbeChoicesRequest>();
+    for (int i = 0; i < n; ++i) {
+      v1::ChoiceItem* item = request.add_items();
+      item->set_id(absl::StrCat("item-", i));
+      item->set_prompt(
+          "Q: Where is the home of Kimpo?\nA. the blue tent\nB. the bakery\nC. the stone "
+          "cottage\nD. the hill farm\nAnswer:");
+      for (const char* option : {" A", " B", " C", " D"}) item->add_options(option);
+      item->set_label(3);
+    }
+    return request;
+  };
+  auto embeddings = [](int n) {
+    auto request = Pair<v1::ProbeEmbeddingsRequest>();
+    for (int i = 0; i < n; ++i) request.add_texts(absl::StrCat("Kimpo lives in house ", i, "."));
+    return request;
+  };
+  auto kl = [](int tokens) {
+    auto request = Pair<v1::SummarizeKlRequest>();
+    std::vector<int64_t> ids;
+    for (int i = 0; i < tokens; ++i) ids.push_back((i * 37 + 11) % 1536);
+    *request.mutable_text() = IdsInput(ids);
+    request.set_context(8);
+    return request;
+  };
+  auto assess = [](int prompts, int steps) {
+    auto request = Pair<v1::AssessRequest>();
+    request.set_task(v1::GENERATION);
+    request.add_temperatures(0.5);
+    request.add_temperatures(1.0);
+    request.set_max_steps(steps);
+    for (int i = 0; i < prompts; ++i) {
+      request.add_prompts(absl::StrCat("Q: How much is ", i, " + ", 2 * i + 5, "? A:"));
+    }
+    return request;
+  };
+  using Stub = v1::Prunegate::Stub;
+  const std::vector<Case> cases = {
+      {"ProbeLayers", 301 * 12,
+       [&](Stub& s) { return CancelAfterFirstMessage(s, &Stub::ProbeLayers, layers(300)); },
+       [&](Stub& s) { return RunToEnd(s, &Stub::ProbeLayers, layers(0)); }, nullptr},
+      {"ProbeChoices", 401,
+       [&](Stub& s) { return CancelAfterFirstMessage(s, &Stub::ProbeChoices, choices(400)); },
+       [&](Stub& s) { return RunToEnd(s, &Stub::ProbeChoices, choices(1)); },
+       [&] { return TinykbTokens(); }},
+      {"ProbeEmbeddings", 401,
+       [&](Stub& s) { return CancelAfterFirstMessage(s, &Stub::ProbeEmbeddings, embeddings(400)); },
+       [&](Stub& s) { return RunToEnd(s, &Stub::ProbeEmbeddings, embeddings(1)); },
+       [&] { return TinykbTokens(); }},
+      {"SummarizeKl", 4000 / 8 + 1,
+       [&](Stub& s) { return CancelAfterFirstMessage(s, &Stub::SummarizeKl, kl(4000)); },
+       [&](Stub& s) { return RunToEnd(s, &Stub::SummarizeKl, kl(32)); },
+       [&] { return TinykbTokens(); }},
+      {"Assess", 2 * 16 + 1,
+       [&](Stub& s) { return CancelAfterFirstMessage(s, &Stub::Assess, assess(16, 24)); },
+       [&](Stub& s) { return RunToEnd(s, &Stub::Assess, assess(1, 2)); },
+       [&] { return GenerationVerdicts(); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.rpc);
+    const double completed_before = c.completed ? c.completed() : 0;
+    const double cancelled_before = Requests(c.rpc, "CANCELLED");
+    const Stopped stopped = c.cancel(*stub_);
+    EXPECT_CODE(stopped.status, CANCELLED);
+    EXPECT_GE(stopped.received, 1);
+    EXPECT_LT(stopped.received, c.whole_stream);
+    EXPECT_TRUE(Eventually([&] { return InFlight() == 0; }))
+        << "streams still in flight: " << InFlight();
+    EXPECT_EQ(Requests(c.rpc, "CANCELLED"), cancelled_before + 1);
+    if (c.completed) EXPECT_EQ(c.completed(), completed_before) << "the work ran to its end";
+    // The slot is back: the one stream this server admits runs to its end.
+    const grpc::Status after = c.short_call(*stub_);
+    EXPECT_TRUE(after.ok()) << after.error_code() << ": " << after.error_message();
+  }
+  EXPECT_EQ(CheckHealth(server_->address()).value_or(HealthStatus::UNKNOWN), HealthStatus::SERVING);
+}
+
+// A client deadline shorter than the stream: the client gets DEADLINE_EXCEEDED, the server
+// records it as such, stops the trace (it never completes) and frees the slot.
+TEST_F(StoppedStreamTest, AClientDeadlineStopsAStream) {
+  v1::TraceDecodeRequest request = Trace("drop2", kLongTrace);
+  request.clear_temperatures();  // 16 temperatures: about 3 s of work on two busy cores
+  for (int t = 1; t <= 16; ++t) request.add_temperatures(0.125 * t);
+  const double tokens_before = TinykbTokens();
+
+  auto context = Context(absl::Milliseconds(500));
+  auto reader = stub_->TraceDecode(context.get(), request);
+  int received = 0;
+  v1::TraceEvent event;
+  while (reader->Read(&event)) ++received;
+  const grpc::Status status = reader->Finish();
+  EXPECT_CODE(status, DEADLINE_EXCEEDED);
+  EXPECT_LT(received, kLongTrace + 1);
+
+  EXPECT_TRUE(Eventually([&] { return InFlight() == 0; }))
+      << "streams still in flight: " << InFlight();
+  EXPECT_TRUE(Eventually([&] { return Requests("TraceDecode", "DEADLINE_EXCEEDED") == 1; }))
+      << "TraceDecode DEADLINE_EXCEEDED: " << Requests("TraceDecode", "DEADLINE_EXCEEDED");
+  EXPECT_EQ(TinykbTokens(), tokens_before) << "the trace ran to its end";
+  const auto after = Stream(*stub_, &v1::Prunegate::Stub::TraceDecode, Trace("drop2", 3));
+  EXPECT_TRUE(after.status.ok()) << after.status.error_message();
+  EXPECT_EQ(after.messages.size(), 4u);
+  EXPECT_EQ(CheckHealth(server_->address()).value_or(HealthStatus::UNKNOWN), HealthStatus::SERVING);
 }
 
 TEST(ConcurrencyTest, SixteenConcurrentClientsGetTheSingleClientResults) {

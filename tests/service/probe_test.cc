@@ -1,10 +1,12 @@
 // The streaming RPCs end to end against the real server (tinykb and a drop candidate of it), and
 // every bad input's exact status, with the server still answering afterwards.
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/service/metrics_test_util.h"
 #include "tests/service/service_test_util.h"
 
 namespace prunegate::testing {
@@ -327,6 +329,46 @@ TEST_F(ProbeTest, AssessUsesTheBaselinesTaskItemsByDefault) {
     EXPECT_EQ(result.messages.back().assessment().task(), task);
     EXPECT_EQ(result.messages.back().assessment().verdicts_size(), 1);
   }
+}
+
+// The live server's /metrics, after RPCs that fill every family (streams that succeed and fail,
+// a verdict, a KL summary, resident models), passes promtool's linter.
+TEST_F(ProbeTest, LiveMetricsPassPromtoolCheckMetrics) {
+  const std::optional<std::string> promtool = FindExecutable("promtool");
+  if (!promtool) {
+    GTEST_SKIP() << "promtool is not installed (Debian package prometheus): the live /metrics "
+                    "exposition is not linted";
+  }
+  ASSERT_TRUE(Stream(*stub_, &v1::Prunegate::Stub::TraceDecode, Trace(3)).status.ok());
+  v1::TraceDecodeRequest unknown = Trace(2);
+  unknown.set_candidate("no-such-model");
+  EXPECT_CODE(Stream(*stub_, &v1::Prunegate::Stub::TraceDecode, unknown).status, NOT_FOUND);
+  v1::AssessRequest assess;
+  assess.set_baseline("tinykb");
+  assess.set_candidate("drop3");
+  assess.set_task(v1::GENERATION);
+  assess.set_max_steps(2);
+  assess.add_prompts(kPrompt);
+  ASSERT_TRUE(Stream(*stub_, &v1::Prunegate::Stub::Assess, assess).status.ok());
+  v1::SummarizeKlRequest kl;
+  kl.set_baseline("tinykb");
+  kl.set_candidate("drop3");
+  *kl.mutable_text() = TextInput(kPrompt);
+  ASSERT_TRUE(Stream(*stub_, &v1::Prunegate::Stub::SummarizeKl, kl).status.ok());
+
+  const absl::StatusOr<HttpResult> scrape =
+      HttpGet("127.0.0.1", server_->metrics_port(), "/metrics");
+  ASSERT_TRUE(scrape.ok()) << scrape.status();
+  ASSERT_EQ(scrape->status, 200);
+  for (const char* family :
+       {"prunegate_rpc_requests_total{", "prunegate_rpc_latency_seconds_bucket{",
+        "prunegate_verdicts_total{", "prunegate_last_kl{", "prunegate_forward_tokens_total{"}) {
+    EXPECT_THAT(scrape->body, HasSubstr(family));
+  }
+  const absl::StatusOr<CommandResult> lint =
+      RunCommand({*promtool, "check", "metrics"}, scrape->body);
+  ASSERT_TRUE(lint.ok()) << lint.status();
+  EXPECT_EQ(lint->exit_code, 0) << lint->output << "\n--- /metrics ---\n" << scrape->body;
 }
 
 TEST_F(ProbeTest, BadInputsGetTheirExactStatus) {
