@@ -1,5 +1,6 @@
 // The real prunegate binary against the real server with the shipped model: the registry
-// commands, every probe command, and the error paths (wrong token, unknown model).
+// commands, every probe command, the error paths (wrong token, unknown model), and the TLS flags
+// against TLS and mTLS servers.
 #include <fstream>
 
 #include "absl/strings/str_split.h"
@@ -8,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/client/cli_testing.h"
 #include "tests/testing/paths.h"
+#include "tests/testing/tls_certificates.h"
 
 namespace prunegate::testing {
 namespace {
@@ -73,6 +75,37 @@ TEST_F(CliModelsProbesTest, DeriveByCountAndByLayersThenUnload) {
   const CliResult unload = Cli({"models", "unload", "--name", "by-layers"});
   ASSERT_EQ(unload.exit_code, 0) << unload.Dump();
   EXPECT_THAT(Cli({"models", "list"}).out, Not(HasSubstr("by-layers")));
+}
+
+TEST_F(CliModelsProbesTest, ModelsLoadByNameAndPath) {
+  const CliResult load = Cli({"models", "load", "--name", "second", "--path", kTinykb});
+  ASSERT_EQ(load.exit_code, 0) << load.Dump();
+  EXPECT_THAT(load.out, AllOf(HasSubstr("second"), HasSubstr("READY"),
+                              HasSubstr("LlamaForCausalLM"), HasSubstr(kTinykb)));
+  const CliResult json = Cli({"models", "load", "--name", "third", "--path", kTinykb, "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.Dump();
+  const nlohmann::json info = nlohmann::json::parse(json.LastLine());
+  EXPECT_EQ(info["name"], "third");
+  EXPECT_EQ(info["state"], "READY");
+  EXPECT_EQ(info["num_layers"], 6);
+  EXPECT_THAT(Cli({"models", "list"}).out, AllOf(HasSubstr("second"), HasSubstr("third")));
+
+  // The server's refusals exit 3 with its status.
+  const CliResult outside = Cli({"models", "load", "--name", "escape", "--path", "/etc"});
+  EXPECT_EQ(outside.exit_code, 3) << outside.Dump();
+  EXPECT_THAT(outside.err, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(outside.err, Not(HasSubstr("--token")));  // not a token problem
+  const CliResult missing = Cli({"models", "load", "--name", "gone", "--path", "no-such-dir"});
+  EXPECT_EQ(missing.exit_code, 3) << missing.Dump();
+  EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND"));
+  const CliResult taken = Cli({"models", "load", "--name", "second", "--path", kTinykb});
+  EXPECT_EQ(taken.exit_code, 3) << taken.Dump();
+  const CliResult no_path = Cli({"models", "load", "--name", "x"});
+  EXPECT_EQ(no_path.exit_code, 3) << no_path.Dump();
+  EXPECT_THAT(no_path.err, HasSubstr("--path"));
+
+  EXPECT_EQ(Cli({"models", "unload", "--name", "second"}).exit_code, 0);
+  EXPECT_EQ(Cli({"models", "unload", "--name", "third"}).exit_code, 0);
 }
 
 TEST_F(CliModelsProbesTest, UnknownModelIsNotFound) {
@@ -180,6 +213,68 @@ TEST(CliAuthTest, MissingOrWrongTokenIsPermissionDeniedAndExits3) {
   const CliResult right =
       RunPrunegate({"models", "list", "--server", address, "--token", "s3cret"});
   EXPECT_EQ(right.exit_code, 0) << right.Dump();
+}
+
+// --tls-ca / --tls-cert / --tls-key against a TLS server and an mTLS server (certificates from
+// tests/testing/tls_certificates.h).
+class CliTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::string> dir = TestCertificates();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *dir;
+  }
+  std::string File(const std::string& name) const { return dir_ + "/" + name; }
+
+  // `prunegate --server <address> --timeout 30 <tls...> models list`.
+  CliResult List(const ServerProcess& server, const std::vector<std::string>& tls) const {
+    std::vector<std::string> args = {"--server", server.address(), "--timeout", "30"};
+    args.insert(args.end(), tls.begin(), tls.end());
+    args.insert(args.end(), {"models", "list"});
+    return RunPrunegate(args);
+  }
+
+  std::string dir_;
+};
+
+TEST_F(CliTlsTest, ServerCertificate) {
+  auto server = ServerProcess::Start({"--model-root", SourceDir(), "--tls-cert", File("server.crt"),
+                                      "--tls-key", File("server.key")});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const CliResult ok = List(**server, {"--tls-ca", File("ca.crt")});
+  EXPECT_EQ(ok.exit_code, 0) << ok.Dump();
+  EXPECT_THAT(ok.out, HasSubstr("MB resident"));
+  const CliResult untrusted = List(**server, {"--tls-ca", File("rogue-ca.crt")});
+  EXPECT_EQ(untrusted.exit_code, 3) << untrusted.Dump();
+  EXPECT_THAT(untrusted.err, HasSubstr("UNAVAILABLE"));
+  const CliResult plaintext = List(**server, {});
+  EXPECT_EQ(plaintext.exit_code, 3) << plaintext.Dump();
+  EXPECT_THAT(plaintext.err, HasSubstr("UNAVAILABLE"));
+  EXPECT_EQ((*server)->Terminate(), 0);
+}
+
+TEST_F(CliTlsTest, MutualTls) {
+  auto server =
+      ServerProcess::Start({"--model-root", SourceDir(), "--tls-cert", File("server.crt"),
+                            "--tls-key", File("server.key"), "--tls-client-ca", File("ca.crt")});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const CliResult ok = List(**server, {"--tls-ca", File("ca.crt"), "--tls-cert", File("client.crt"),
+                                       "--tls-key", File("client.key")});
+  EXPECT_EQ(ok.exit_code, 0) << ok.Dump();
+  EXPECT_THAT(ok.out, HasSubstr("MB resident"));
+  const CliResult no_client = List(**server, {"--tls-ca", File("ca.crt")});
+  EXPECT_EQ(no_client.exit_code, 3) << no_client.Dump();
+  EXPECT_THAT(no_client.err, HasSubstr("UNAVAILABLE"));
+  const CliResult rogue =
+      List(**server, {"--tls-ca", File("ca.crt"), "--tls-cert", File("rogue-client.crt"),
+                      "--tls-key", File("rogue-client.key")});
+  EXPECT_EQ(rogue.exit_code, 3) << rogue.Dump();
+  EXPECT_THAT(rogue.err, HasSubstr("UNAVAILABLE"));
+  const CliResult half =
+      List(**server, {"--tls-ca", File("ca.crt"), "--tls-cert", File("client.crt")});
+  EXPECT_EQ(half.exit_code, 3) << half.Dump();
+  EXPECT_THAT(half.err, HasSubstr("--tls-cert and --tls-key go together"));
+  EXPECT_EQ((*server)->Terminate(), 0);
 }
 
 }  // namespace

@@ -1,8 +1,6 @@
 // Bearer tokens (flag and --config token_file): PERMISSION_DENIED without the right one; TLS and
-// mTLS with certificates made here by the openssl CLI; health and reflection stay open.
-#include <cstdlib>
+// mTLS with certificates made by the openssl CLI; health and reflection stay open.
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +9,7 @@
 #include "tests/service/service_test_util.h"
 #include "tests/testing/paths.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/tls_certificates.h"
 
 namespace prunegate::testing {
 namespace {
@@ -19,13 +18,6 @@ using ::testing::Contains;
 using HealthStatus = grpc::health::v1::HealthCheckResponse;
 
 constexpr char kToken[] = "s3cret-token";
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 grpc::Status ListWith(const std::string& address, const std::string& token) {
   auto stub = PrunegateStub(address);
@@ -106,40 +98,18 @@ TEST(TokenTest, TokenFlag) {
   EXPECT_TRUE(ListWith((*server)->address(), kToken).ok());
 }
 
-// A CA, a server certificate for localhost / 127.0.0.1 and a client certificate signed by it, and
-// a second CA with its own client certificate that the server must not accept.
+// The certificates of tests/testing/tls_certificates.h: a CA, a server certificate for
+// localhost / 127.0.0.1 and a client certificate signed by it, and a second CA with its own
+// client certificate that the server must not accept.
 class TlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new std::string(MakeTempDir("prunegate-tls"));
-    const std::string script = absl::StrCat(R"(set -e
-cd ')",
-                                            *dir_, R"('
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key"; }
-ca() { key "$1"; openssl req -x509 -new -key "$1.key" -out "$1.crt" -days 2 -subj "/CN=$1"; }
-leaf() {  # name ca cn extfile
-  key "$1"
-  openssl req -new -key "$1.key" -out "$1.csr" -subj "/CN=$3"
-  openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -out "$1.crt" \
-    -days 2 -extfile "$4"
-}
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
-printf 'extendedKeyUsage=clientAuth\n' > client.ext
-ca ca
-ca rogue-ca
-leaf server ca localhost server.ext
-leaf client ca client client.ext
-leaf rogue-client rogue-ca client client.ext
-)");
-    std::ofstream(*dir_ + "/make-certs.sh") << script;
-    const std::string command =
-        absl::StrCat("bash '", *dir_, "/make-certs.sh' > '", *dir_, "/openssl.log' 2>&1");
-    certs_ok_ = std::system(command.c_str()) == 0;
+    absl::StatusOr<std::string> dir = TestCertificates();
+    dir_ = new std::string(dir.ok() ? *dir : "");
+    error_ = new std::string(dir.status().ToString());
   }
 
-  void SetUp() override {
-    ASSERT_TRUE(certs_ok_) << "openssl failed: " << ReadText(*dir_ + "/openssl.log");
-  }
+  void SetUp() override { ASSERT_FALSE(dir_->empty()) << *error_; }
 
   static std::string File(const std::string& name) { return *dir_ + "/" + name; }
 
@@ -147,10 +117,10 @@ leaf rogue-client rogue-ca client client.ext
   static grpc::Status ListOverTls(const std::string& address, const std::string& ca,
                                   const std::string& client) {
     grpc::SslCredentialsOptions options;
-    options.pem_root_certs = ReadText(File(ca + ".crt"));
+    options.pem_root_certs = ReadWholeFile(File(ca + ".crt"));
     if (!client.empty()) {
-      options.pem_private_key = ReadText(File(client + ".key"));
-      options.pem_cert_chain = ReadText(File(client + ".crt"));
+      options.pem_private_key = ReadWholeFile(File(client + ".key"));
+      options.pem_cert_chain = ReadWholeFile(File(client + ".crt"));
     }
     auto stub = v1::Prunegate::NewStub(
         Channel(address, grpc::SslCredentials(options), /*ssl_target=*/"localhost"));
@@ -162,7 +132,7 @@ leaf rogue-client rogue-ca client client.ext
   static grpc::Status ListInsecure(const std::string& address) { return ListWith(address, ""); }
 
   static inline std::string* dir_ = nullptr;
-  static inline bool certs_ok_ = false;
+  static inline std::string* error_ = nullptr;
 };
 
 TEST_F(TlsTest, ServerCertificateOnly) {
