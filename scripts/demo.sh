@@ -5,8 +5,9 @@
 # heavy: the three it ranks least useful — and asks `prunegate gate` whether each is safe to
 # deploy for generation and for multiple choice at temperatures 0.2 and 1.0, printing every
 # verdict with the evidence behind it. A gate's exit code is its verdict (0 SAFE, 1 UNSAFE,
-# 2 RISKY): those are results here, not failures. The script exits 0 when every step ran, and
-# stops the server (SIGTERM) however it ends. Needs no network and nothing outside the repository.
+# 2 RISKY): those are results here, not failures. The script exits 0 when every step ran and the
+# server, stopped with SIGTERM, exited 0; it stops the server however it ends, and fails when the
+# server exits any other way. Needs no network and nothing outside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -23,16 +24,25 @@ bash scripts/build.sh
 
 WORK=$(mktemp -d)
 SERVER_PID=""
+# Sends the server SIGTERM (unless it has exited already) and waits for it. Returns 0 when it
+# exited 0 (or none was started); otherwise prints its exit status and its log, and returns 1.
 stop_server() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" || true
-  fi
+  [ -n "$SERVER_PID" ] || return 0
+  local pid=$SERVER_PID status=0
   SERVER_PID=""
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "demo: prunegate-server exited with status $status, not 0 on SIGTERM; its log:" >&2
+    cat "$WORK/server.log" >&2
+    return 1
+  fi
 }
 cleanup() {
-  stop_server
+  local code=$?
+  stop_server || code=1
   rm -rf "$WORK"
+  exit "$code"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -116,6 +126,8 @@ gate --baseline tinykb --candidate heavy --task generation --temperature "$TEMPE
   --json >"$WORK/gate.jsonl"
 echo "verdict $VERDICT; $(tail -n 1 "$WORK/gate.jsonl" | cut -c 1-300)..."
 
-stop_server
+section "stop the server (SIGTERM: drain, then exit 0)"
+stop_server || exit 1
+echo "prunegate-server exited 0"
 echo
 echo "demo: done"
