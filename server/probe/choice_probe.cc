@@ -1,8 +1,8 @@
 #include "server/probe/choice_probe.h"
 
-#include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
 #include "server/eval/evaluator.h"
+#include "server/probe/pair_check.h"
 #include "torch/torch.h"
 
 namespace prunegate::probe {
@@ -12,9 +12,7 @@ absl::StatusOr<ChoiceSummary> ProbeChoices(const eval::Runner& a, const eval::Ru
                                            const std::vector<double>& temperatures) {
   if (items.empty()) return absl::InvalidArgumentError("no multiple-choice items");
   PG_RETURN_IF_ERROR(ValidateTemperatures(temperatures));
-  if (a.model->config().vocab_size != b.model->config().vocab_size) {
-    return absl::InvalidArgumentError("baseline and candidate vocabularies differ");
-  }
+  PG_RETURN_IF_ERROR(CheckPair(a.model->config(), b.model->config(), PairNeeds::kVocabulary));
   std::vector<std::vector<int64_t>> prompts, options;
   for (const auto& item : items) {
     PG_ASSIGN_OR_RETURN(std::vector<int64_t> ids, eval::EncodePrompt(a, item.prompt));

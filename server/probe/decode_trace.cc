@@ -6,6 +6,7 @@
 #include "server/common/status_macros.h"
 #include "server/model/session.h"
 #include "server/model/transformer.h"
+#include "server/probe/pair_check.h"
 #include "torch/torch.h"
 
 namespace prunegate::probe {
@@ -18,23 +19,15 @@ absl::StatusOr<TraceResult> TraceDecode(std::shared_ptr<const Model> baseline,
                                         const std::function<bool()>& cancelled) {
   const ModelConfig& ca = baseline->config();
   const ModelConfig& cb = candidate->config();
-  if (ca.vocab_size != cb.vocab_size || ca.hidden_size != cb.hidden_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("baseline and candidate differ in vocabulary or hidden size: ", ca.vocab_size,
-                     "/", ca.hidden_size, " vs ", cb.vocab_size, "/", cb.hidden_size));
-  }
+  PG_RETURN_IF_ERROR(CheckPair(ca, cb, PairNeeds::kHidden));
   if (prompt.empty()) return absl::InvalidArgumentError("empty prompt");
+  PG_RETURN_IF_ERROR(CheckTokenIds(prompt, ca.vocab_size, "prompt id"));
   PG_RETURN_IF_ERROR(ValidateSamplingOptions(options.sampling));
   PG_RETURN_IF_ERROR(ValidateTemperatures(options.temperatures));
   if (options.max_steps < 1) return absl::InvalidArgumentError("max_steps must be >= 1");
   const bool teacher = options.mode == TraceMode::kTeacher;
   const std::vector<int64_t>& ref = options.reference_ids;
-  for (int64_t id : ref) {
-    if (id < 0 || id >= ca.vocab_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("reference id ", id, " outside the vocabulary"));
-    }
-  }
+  PG_RETURN_IF_ERROR(CheckTokenIds(ref, ca.vocab_size, "reference id"));
   const int64_t steps = teacher && !ref.empty() ? std::min<int64_t>(options.max_steps, ref.size())
                                                 : options.max_steps;
   const int64_t limit = std::min(ca.max_position_embeddings, cb.max_position_embeddings);
@@ -49,6 +42,7 @@ absl::StatusOr<TraceResult> TraceDecode(std::shared_ptr<const Model> baseline,
   CompareOptions co;
   co.temperatures = options.temperatures;
   co.top_k = std::min<int64_t>(options.top_k, ca.vocab_size);
+  co.reference_ids.assign(1, 0);  // the step's reference token, set below
   auto is_stop = [&](int64_t id) {
     return std::find(options.stop_ids.begin(), options.stop_ids.end(), id) !=
            options.stop_ids.end();
@@ -67,6 +61,9 @@ absl::StatusOr<TraceResult> TraceDecode(std::shared_ptr<const Model> baseline,
     t.token_a = pick_a.Sample(za[0]);
     t.token_b = pick_b.Sample(zb[0]);
     t.agree = t.token_a == t.token_b;
+    // The token the baseline consumes next: the reference text's, else its own choice.
+    const int64_t ref_token = teacher && !ref.empty() ? ref[step] : t.token_a;
+    co.reference_ids[0] = ref_token;
     PG_ASSIGN_OR_RETURN(auto rows, CompareLogits(za, zb, co));
     t.stats = std::move(rows[0]);
     at::Tensor ha = Transformer::FinalNorm(*baseline, sa->last_hidden().select(1, -1));
@@ -80,7 +77,7 @@ absl::StatusOr<TraceResult> TraceDecode(std::shared_ptr<const Model> baseline,
     result.steps.push_back(std::move(t));
     const TraceStep& done = result.steps.back();
     int64_t feed_a = done.token_a, feed_b = done.token_b;
-    if (teacher) feed_a = feed_b = ref.empty() ? done.token_a : ref[step];
+    if (teacher) feed_a = feed_b = ref_token;
     stopped_a |= is_stop(feed_a);
     stopped_b |= is_stop(feed_b);
     const bool finished = teacher ? stopped_a : (stopped_a && stopped_b);

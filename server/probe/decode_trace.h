@@ -37,7 +37,10 @@ struct TraceStep {
   int64_t position = 0;              // position of the token predicted at this step
   int64_t token_a = 0, token_b = 0;  // each model's own choice at this step
   bool agree = false;
-  RowStats stats;      // z_a vs z_b at this step
+  // z_a vs z_b at this step. probs[].dp_ref is the Δp, q(t) - p(t), of the token t the baseline
+  // is fed next: kTeacher the token both models are fed (the reference's, or the baseline's own
+  // choice), kFree the baseline's sampled token (token_a).
+  RowStats stats;
   VectorStats hidden;  // final hidden states (after the final norm)
 };
 

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/common/status_macros.h"
 #include "server/model/session.h"
+#include "server/probe/pair_check.h"
 #include "server/probe/stats.h"
 #include "torch/torch.h"
 
@@ -21,6 +21,17 @@ double StderrOfMean(const std::vector<double>& v, double mean) {
   return std::sqrt(std::max(0.0, var) / (v.size() - 1));
 }
 
+// llama.cpp's percentile: linear interpolation between the two sorted values around
+// fraction * (n - 1); fraction <= 0 is the minimum, >= 1 the maximum. `sorted` is not empty.
+double Percentile(const std::vector<double>& sorted, double fraction) {
+  if (fraction <= 0) return sorted.front();
+  if (fraction >= 1) return sorted.back();
+  const double pos = fraction * (sorted.size() - 1);
+  const size_t i = static_cast<size_t>(pos);
+  const double w = pos - i;
+  return (1 - w) * sorted[i] + w * sorted[std::min(i + 1, sorted.size() - 1)];
+}
+
 Distribution Summarise(std::vector<double> v) {
   Distribution d;
   if (v.empty()) return d;
@@ -30,13 +41,15 @@ Distribution Summarise(std::vector<double> v) {
   d.stderr_mean = StderrOfMean(v, d.mean);
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
-  auto at = [&](double q) { return v[std::min(n - 1, static_cast<size_t>(q * n))]; };
+  auto at = [&](double q) { return Percentile(v, q); };
   d.max = v.back();
   d.p99_9 = at(0.999);
   d.p99 = at(0.99);
   d.p95 = at(0.95);
   d.p90 = at(0.90);
+  d.p75 = at(0.75);
   d.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  d.p25 = at(0.25);
   d.p10 = at(0.10);
   d.p5 = at(0.05);
   d.p1 = at(0.01);
@@ -85,18 +98,10 @@ absl::StatusOr<KlSummary> SummarizeKl(std::shared_ptr<const Model> baseline,
                                       const std::function<bool()>& cancelled,
                                       const std::function<void(int64_t, int64_t)>& on_window) {
   const ModelConfig& ca = baseline->config();
-  if (ca.vocab_size != candidate->config().vocab_size) {
-    return absl::InvalidArgumentError("baseline and candidate vocabularies differ");
-  }
+  PG_RETURN_IF_ERROR(CheckPair(ca, candidate->config(), PairNeeds::kVocabulary));
   if (ids.size() < 2) return absl::InvalidArgumentError("the text needs at least 2 tokens");
-  if (!(options.temperature > 0) || !std::isfinite(options.temperature)) {
-    return absl::InvalidArgumentError("temperature must be > 0");
-  }
-  for (int64_t id : ids) {
-    if (id < 0 || id >= ca.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("token id ", id, " outside the vocabulary"));
-    }
-  }
+  PG_RETURN_IF_ERROR(ValidateTemperatures({options.temperature}));
+  PG_RETURN_IF_ERROR(CheckTokenIds(ids, ca.vocab_size));
   const int64_t ctx = std::max<int64_t>(2, std::min({options.context, ca.max_position_embeddings,
                                                      candidate->config().max_position_embeddings}));
   const int64_t n = ids.size();
@@ -151,6 +156,7 @@ std::string FormatKlSummary(const KlSummary& s) {
   absl::StrAppendFormat(&out, "\n====== KL divergence statistics ======\n");
   const Distribution& k = s.kl;
   absl::StrAppendFormat(&out, "Mean    KLD: %10.6f ± %10.6f\n", k.mean, k.stderr_mean);
+  // The rows and order of llama.cpp's KLD block (no 75% / 25% there).
   const std::pair<const char*, double> rows[] = {
       {"Maximum", k.max}, {"99.9%  ", k.p99_9},  {"99.0%  ", k.p99}, {"95.0%  ", k.p95},
       {"90.0%  ", k.p90}, {"Median ", k.median}, {"10.0%  ", k.p10}, {" 5.0%  ", k.p5},
@@ -159,10 +165,12 @@ std::string FormatKlSummary(const KlSummary& s) {
   absl::StrAppendFormat(&out, "\n====== Token probability statistics ======\n");
   const Distribution& d = s.dp;
   absl::StrAppendFormat(&out, "Mean    Δp: %6.3f ± %5.3f %%\n", 100 * d.mean, 100 * d.stderr_mean);
+  // llama.cpp's Δp block: the KLD rows plus 75% and 25% around the median.
   const std::pair<const char*, double> prow[] = {
-      {"Maximum", d.max}, {"99.9%  ", d.p99_9},  {"99.0%  ", d.p99}, {"95.0%  ", d.p95},
-      {"90.0%  ", d.p90}, {"Median ", d.median}, {"10.0%  ", d.p10}, {" 5.0%  ", d.p5},
-      {" 1.0%  ", d.p1},  {" 0.1%  ", d.p0_1},   {"Minimum", d.min}};
+      {"Maximum", d.max}, {"99.9%  ", d.p99_9}, {"99.0%  ", d.p99},    {"95.0%  ", d.p95},
+      {"90.0%  ", d.p90}, {"75.0%  ", d.p75},   {"Median ", d.median}, {"25.0%  ", d.p25},
+      {"10.0%  ", d.p10}, {" 5.0%  ", d.p5},    {" 1.0%  ", d.p1},     {" 0.1%  ", d.p0_1},
+      {"Minimum", d.min}};
   for (const auto& [name, v] : prow) absl::StrAppendFormat(&out, "%s Δp: %6.3f%%\n", name, 100 * v);
   absl::StrAppendFormat(&out, "RMS Δp    : %6.3f ± %5.3f %%\n", 100 * s.rms_dp, 100 * s.rms_dp_err);
   absl::StrAppendFormat(&out, "Same top p: %6.3f ± %5.3f %%\n", 100 * s.same_top,

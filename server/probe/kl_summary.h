@@ -1,6 +1,6 @@
 // Teacher-forced KL summary over a text, with the statistics block of llama.cpp's
-// `llama-perplexity --kl-divergence` (same percentiles and index convention, same error bars),
-// so prunegate's numbers can be compared with numbers from that tool.
+// `llama-perplexity --kl-divergence` (same percentiles, interpolated as it does, same error
+// bars), so prunegate's numbers can be compared with numbers from that tool.
 #ifndef PRUNEGATE_SERVER_PROBE_KL_SUMMARY_H_
 #define PRUNEGATE_SERVER_PROBE_KL_SUMMARY_H_
 
@@ -14,10 +14,11 @@
 
 namespace prunegate::probe {
 
+// pNN is the NN-th percentile (p99_9: 99.9%), interpolated as llama.cpp does (KlAccumulator).
 struct Distribution {
   double mean = 0, stderr_mean = 0;
-  double max = 0, p99_9 = 0, p99 = 0, p95 = 0, p90 = 0, median = 0, p10 = 0, p5 = 0, p1 = 0,
-         p0_1 = 0, min = 0;
+  double max = 0, p99_9 = 0, p99 = 0, p95 = 0, p90 = 0, p75 = 0, median = 0, p25 = 0, p10 = 0,
+         p5 = 0, p1 = 0, p0_1 = 0, min = 0;
 };
 
 struct KlSummary {
@@ -30,9 +31,10 @@ struct KlSummary {
   double same_top = 0, same_top_err = 0;  // fraction where both models' top token agrees
 };
 
-// Accumulates per-token values; Finish() sorts and summarises (llama.cpp's conventions:
-// percentile q is sorted[floor(q * n)], the median averages the middle pair, errors are
-// sqrt(var / (n - 1))).
+// Accumulates per-token values; Finish() sorts and summarises with llama.cpp's conventions
+// (tools/perplexity/perplexity.cpp): percentile q interpolates linearly at x = q * (n - 1),
+// (1 - (x - i)) * sorted[i] + (x - i) * sorted[i + 1] with i = floor(x); the median averages the
+// middle pair; errors are sqrt(var / (n - 1)) (llama.cpp reports 0 for n <= 10; we do not).
 class KlAccumulator {
  public:
   void Add(double kl, double dp, bool same_top, double logp_a, double logp_b);

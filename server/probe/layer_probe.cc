@@ -4,32 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
+#include "server/probe/pair_check.h"
 #include "torch/torch.h"
 
 namespace prunegate::probe {
-namespace {
-
-absl::Status CheckPair(const ModelConfig& a, const ModelConfig& b) {
-  auto differs = [](const char* what, int64_t x, int64_t y) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("baseline and candidate differ in ", what, ": ", x, " vs ", y));
-  };
-  if (a.vocab_size != b.vocab_size) return differs("vocab_size", a.vocab_size, b.vocab_size);
-  if (a.hidden_size != b.hidden_size) return differs("hidden_size", a.hidden_size, b.hidden_size);
-  if (a.num_hidden_layers != b.num_hidden_layers) {
-    return differs("num_hidden_layers", a.num_hidden_layers, b.num_hidden_layers);
-  }
-  if (a.num_attention_heads != b.num_attention_heads ||
-      a.num_key_value_heads != b.num_key_value_heads || a.head_dim != b.head_dim ||
-      a.rope_theta != b.rope_theta || a.rope_scaling.type != b.rope_scaling.type ||
-      a.sliding_window != b.sliding_window) {
-    return absl::InvalidArgumentError(
-        "baseline and candidate differ in attention geometry (heads, head_dim, RoPE or window)");
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 bool SharesSublayer(const LayerWeights& a, const LayerWeights& b, Sublayer sublayer) {
   auto same = [](const at::Tensor& x, const at::Tensor& y) {
@@ -50,7 +28,7 @@ bool SharesSublayer(const LayerWeights& a, const LayerWeights& b, Sublayer subla
 absl::StatusOr<std::unique_ptr<LayerProbe>> LayerProbe::Create(
     std::shared_ptr<const Model> baseline, std::shared_ptr<const Model> candidate,
     const LayerProbeOptions& options) {
-  PG_RETURN_IF_ERROR(CheckPair(baseline->config(), candidate->config()));
+  PG_RETURN_IF_ERROR(CheckPair(baseline->config(), candidate->config(), PairNeeds::kLayout));
   PG_RETURN_IF_ERROR(ValidateTemperatures(options.temperatures));
   if (options.top_k < 1 || options.top_k > baseline->config().vocab_size) {
     return absl::InvalidArgumentError("top_k must be in [1, vocab_size]");
@@ -78,12 +56,7 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
     const std::vector<int64_t>& ids, const std::function<bool()>& cancelled) {
   const ModelConfig& c = a_->config();
   if (ids.empty()) return absl::InvalidArgumentError("no tokens to probe");
-  for (int64_t id : ids) {
-    if (id < 0 || id >= c.vocab_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("token id ", id, " is outside the vocabulary [0, ", c.vocab_size, ")"));
-    }
-  }
+  PG_RETURN_IF_ERROR(CheckTokenIds(ids, c.vocab_size));
   const int64_t s = ids.size();
   if (length_ + s > c.max_position_embeddings) {
     return absl::InvalidArgumentError(absl::StrCat("probe would reach ", length_ + s,
@@ -198,6 +171,7 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
   CompareOptions co;
   co.temperatures = options_.temperatures;
   co.top_k = options_.top_k;
+  co.reference_top1_a = true;  // Δp of the baseline's own top-1 token at each row
   PG_ASSIGN_OR_RETURN(std::vector<RowStats> lens_stats,
                       CompareLogits(Z.narrow(0, 0, n_ha), hb_of(Z), co));
   for (size_t i = 0; i < meta.size(); ++i) {
@@ -205,9 +179,9 @@ absl::StatusOr<std::vector<SublayerRecord>> LayerProbe::Feed(
     meta[i].lens = std::move(lens_stats[i]);
   }
   if (propagate) {
-    PG_ASSIGN_OR_RETURN(std::vector<VectorStats> out_hidden,
-                        CompareVectors(Transformer::FinalNorm(*a_, final_a),
-                                       Transformer::FinalNorm(*a_, final_b)));
+    PG_ASSIGN_OR_RETURN(
+        std::vector<VectorStats> out_hidden,
+        CompareVectors(Transformer::FinalNorm(*a_, final_a), Transformer::FinalNorm(*a_, final_b)));
     PG_ASSIGN_OR_RETURN(
         std::vector<RowStats> out_stats,
         CompareLogits(Transformer::Logits(*a_, final_a), Transformer::Logits(*a_, final_b), co));

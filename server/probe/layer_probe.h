@@ -48,11 +48,13 @@ struct SublayerRecord {
   bool dropped = false;  // the candidate has no such sublayer
   bool shared = false;   // the candidate shares this sublayer's weights
   VectorStats hidden;    // h_a vs h_b
-  RowStats lens;         // lens(h_a) vs lens(h_b): logit and probability statistics
+  // lens(h_a) vs lens(h_b): logit and probability statistics. probs[].dp_ref is the Δp of the
+  // baseline lens's top-1 token: q(t) - p(t) with t = argmax lens(h_a).
+  RowStats lens;
   // kPropagated only: h_b carried through the remaining baseline sublayers (the fed positions
   // perturbed, earlier positions as the baseline cached them), compared with the baseline's own
-  // output: final hidden state after the final norm, and the output logits. Exactly zero for a
-  // shared sublayer.
+  // output: final hidden state after the final norm, and the output logits (dp_ref: Δp of the
+  // baseline output's top-1 token). Exactly zero for a shared sublayer.
   bool has_propagated = false;
   VectorStats propagated_hidden;
   RowStats propagated;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
+#include "server/probe/pair_check.h"
 #include "torch/torch.h"
 
 namespace prunegate::probe {
@@ -35,8 +36,11 @@ at::Tensor KlDivergenceRows(const at::Tensor& p, const at::Tensor& log_p, const 
   const at::Tensor mean = at::mul_out(work1, p, delta).sum(-1, true).div_(temperature);
   at::Tensor u = at::div_out(work1, delta, temperature).sub_(mean);
   at::Tensor kl = at::expm1_out(work2, u).sub_(u).mul_(p).sum(-1).log1p_();
+  // The textbook pass only when some row needs it (one flag read back, not a vocabulary pass).
+  const at::Tensor finite = at::isfinite(kl);
+  if (finite.all().item<bool>()) return kl;
   at::Tensor plain = at::sub_out(work1, log_p, log_q).mul_(p).sum(-1).clamp_min_(0);
-  return at::where(at::isfinite(kl), kl, plain);
+  return at::where(finite, kl, plain);
 }
 
 absl::Status ValidateTemperatures(const std::vector<double>& temperatures) {
@@ -83,15 +87,13 @@ absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a_in,
     return absl::InvalidArgumentError(absl::StrCat("top_k must be in [1, ", v, "]"));
   }
   if (!options.reference_ids.empty()) {
+    if (options.reference_top1_a) {
+      return absl::InvalidArgumentError("reference ids and reference_top1_a are exclusive");
+    }
     if (static_cast<int64_t>(options.reference_ids.size()) != n) {
       return absl::InvalidArgumentError("one reference id per row is needed");
     }
-    for (int64_t id : options.reference_ids) {
-      if (id < 0 || id >= v) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("reference id ", id, " outside [0, ", v, ")"));
-      }
-    }
+    PG_RETURN_IF_ERROR(CheckTokenIds(options.reference_ids, v, "reference id"));
   }
   if (n == 0) return std::vector<RowStats>();
   c10::InferenceMode guard;
@@ -150,8 +152,13 @@ absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a_in,
     put(na.squeeze(-1));
     put(zb.norm(2, -1));
     put(delta.norm(2, -1) / na.squeeze(-1).clamp_min(1e-30));
-    put(za.argmax(-1));  // exact in float32 below 2^24
+    // Top-1 ids go through the float32 table: exact below 2^24.
+    const at::Tensor top1_a = za.argmax(-1, /*keepdim=*/true);  // (c, 1)
+    put(top1_a.squeeze(1));
     put(zb.argmax(-1));
+    const at::Tensor r_ids = options.reference_top1_a ? top1_a
+                             : ref.defined()          ? ref.narrow(0, i0, c)
+                                                      : at::Tensor();
     const at::Tensor ka = std::get<1>(za.topk(options.top_k, -1)),
                      kb = std::get<1>(zb.topk(options.top_k, -1));
     put((ka.unsqueeze(2) == kb.unsqueeze(1)).any(2).sum(-1));  // overlap counts
@@ -185,8 +192,7 @@ absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a_in,
       put(0.5 * at::sub_out(t1, p, q).abs_().sum(-1));
       put(entropy(p, lp));
       put(entropy(q, lq));
-      if (ref.defined()) {
-        const at::Tensor r_ids = ref.narrow(0, i0, c);
+      if (r_ids.defined()) {
         put((q.gather(1, r_ids) - p.gather(1, r_ids)).squeeze(1));
       } else {
         out.select(1, col++).zero_();

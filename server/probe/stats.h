@@ -38,7 +38,9 @@ struct ProbStats {
   double js = 0;        // Jensen-Shannon divergence (natural log)
   double tv = 0;        // total variation, Σ|p - q| / 2
   double entropy_a = 0, entropy_b = 0;
-  double dp_ref = 0;  // q(ref) - p(ref) when a reference token is given, else 0
+  // Δp of the row's reference token, q(ref) - p(ref); which token that is, is the caller's choice
+  // (CompareOptions); 0 when there is none.
+  double dp_ref = 0;
 };
 
 // Temperature-independent comparisons of a logit pair.
@@ -54,6 +56,9 @@ struct CompareOptions {
   int64_t top_k = 10;
   // Per-row reference token (e.g. the next token of the text) for Δp; empty = none.
   std::vector<int64_t> reference_ids;
+  // Instead of reference_ids: each row's reference is the baseline's own top-1 token, argmax z_a
+  // (found on the device, no round trip). Setting both is INVALID_ARGUMENT.
+  bool reference_top1_a = false;
 };
 
 struct RowStats {
@@ -67,7 +72,7 @@ absl::StatusOr<std::vector<VectorStats>> CompareVectors(const at::Tensor& a, con
 // z_a, z_b: (N, V) logits of the baseline and the candidate for the same N positions. All
 // probability statistics for every temperature come from this one pair of logit tensors.
 // INVALID_ARGUMENT: shapes differ, T <= 0 or not finite, top_k outside [1, V], reference ids
-// count != N or out of range.
+// count != N or out of range, or reference ids given together with reference_top1_a.
 absl::StatusOr<std::vector<RowStats>> CompareLogits(const at::Tensor& z_a, const at::Tensor& z_b,
                                                     const CompareOptions& options);
 
@@ -94,8 +99,8 @@ absl::StatusOr<std::vector<SubspaceStats>> CompareSubspace(const at::Tensor& z_a
 // the result is never negative, is exactly 0 for identical logits, and keeps its relative
 // precision for tiny perturbations, where the textbook sum p (log p - log q) in float32 has an
 // absolute rounding floor near 1e-7 and can come out negative. Rows where expm1 overflows (a
-// large delta / T) take the textbook form, clamped at 0. `work1`, `work2`: optional buffers shaped
-// like p, overwritten.
+// large delta / T) take the textbook form, clamped at 0; it is computed only when some row needs
+// it. `work1`, `work2`: optional buffers shaped like p, overwritten.
 at::Tensor KlDivergenceRows(const at::Tensor& p, const at::Tensor& log_p, const at::Tensor& log_q,
                             const at::Tensor& delta, double temperature, at::Tensor work1 = {},
                             at::Tensor work2 = {});

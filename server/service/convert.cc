@@ -30,7 +30,9 @@ void ToProto(const probe::Distribution& d, v1::Distribution* out) {
   out->set_p99(d.p99);
   out->set_p95(d.p95);
   out->set_p90(d.p90);
+  out->set_p75(d.p75);
   out->set_median(d.median);
+  out->set_p25(d.p25);
   out->set_p10(d.p10);
   out->set_p5(d.p5);
   out->set_p1(d.p1);

@@ -141,6 +141,53 @@ TEST(StatsTest, KlKeepsItsPrecisionInFloat32AndIsNeverNegative) {
   }
 }
 
+// ang(p, q) ≈ Var_r(δ) / (2 T^2), r = p^2 / |p|^2, on a three-token vocabulary by hand.
+TEST(StatsTest, AngEstimateIsTheRWeightedVarianceOfDelta) {
+  // z_a = [0, ln 2, 0]: p = [1, 2, 1] / 4 at T = 1, r = [1, 4, 1] / 6. δ = [0.3, -0.1, 0.2].
+  at::Tensor za = torch::tensor({{0.0, std::log(2.0), 0.0}}, torch::kDouble);
+  at::Tensor zb = za + torch::tensor({{0.3, -0.1, 0.2}}, torch::kDouble);
+  CompareOptions o;
+  o.temperatures = {1.0, 0.5};
+  o.top_k = 1;
+  PG_ASSERT_OK_AND_ASSIGN(auto rows, CompareLogits(za, zb, o));
+  // T = 1: E_r[δ] = (0.3 - 0.4 + 0.2) / 6 = 1/60; Var_r = E_r[δ^2] - E_r[δ]^2
+  //   = (0.09 + 0.04 + 0.04) / 6 - 1/3600 = 0.17/6 - 1/3600.
+  const double var1 = 0.17 / 6 - 1.0 / 3600;
+  EXPECT_NEAR(rows[0].probs[0].ang_pred, var1 / 2, 1e-6);
+  // T = 0.5: p ∝ [1, 4, 1], r ∝ [1, 16, 1] / 18; E_r[δ] = (0.3 - 1.6 + 0.2) / 18 = -1.1/18,
+  //   E_r[δ^2] = (0.09 + 0.16 + 0.04) / 18 = 0.29/18; divided by 2 T^2 = 0.5.
+  const double var2 = 0.29 / 18 - std::pow(1.1 / 18, 2);
+  EXPECT_NEAR(rows[0].probs[1].ang_pred, var2 / 0.5, 1e-6);
+  // And the measured ang is close to its estimate for this small δ.
+  EXPECT_NEAR(rows[0].probs[0].ang / rows[0].probs[0].ang_pred, 1.0, 0.2);
+}
+
+TEST(StatsTest, ReferenceTop1OfTheBaselineGivesItsDeltaP) {
+  // Row 0: p = softmax([2, 0, 1]), top-1 id 0; row 1: top-1 id 2.
+  at::Tensor za = torch::tensor({{2.0, 0.0, 1.0}, {0.0, 0.5, 3.0}});
+  at::Tensor zb = torch::tensor({{1.0, 0.0, 1.5}, {0.0, 0.5, 2.0}});
+  CompareOptions o;
+  o.temperatures = {1.0, 0.5};
+  o.top_k = 1;
+  o.reference_top1_a = true;
+  PG_ASSERT_OK_AND_ASSIGN(auto rows, CompareLogits(za, zb, o));
+  const int64_t top[] = {0, 2};
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(rows[i].logits.top1_a, top[i]);
+    for (size_t k = 0; k < 2; ++k) {
+      const double t = o.temperatures[k];
+      const at::Tensor p = torch::softmax(za[i].to(torch::kDouble) / t, 0);
+      const at::Tensor q = torch::softmax(zb[i].to(torch::kDouble) / t, 0);
+      const double want = (q[top[i]] - p[top[i]]).item<double>();
+      EXPECT_LT(want, -1e-3);
+      EXPECT_NEAR(rows[i].probs[k].dp_ref, want, 1e-6) << "row " << i << " T=" << t;
+    }
+  }
+  o.reference_ids = {0, 1};
+  EXPECT_THAT(CompareLogits(za, zb, o),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("exclusive")));
+}
+
 TEST(StatsTest, TopKOverlapCountsSharedIds) {
   at::Tensor za = torch::tensor({{5.0, 4.0, 3.0, 2.0, 1.0}});
   at::Tensor zb = torch::tensor({{5.0, 1.0, 3.0, 2.0, 4.5}});  // top-3: {0, 4, 2} vs {0, 1, 2}
@@ -160,14 +207,17 @@ TEST(StatsTest, SubspaceIsASoftmaxOverTheCandidates) {
     const double t = x.temperature;
     const double ea[] = {std::exp(2.0 / t), std::exp(0.5 / t), std::exp(-1.0 / t)};
     const double eb[] = {std::exp(1.0 / t), std::exp(0.9 / t), std::exp(-0.5 / t)};
-    double kl = 0;
+    double kl = 0, pq = 0, pp = 0, qq = 0;
     for (int i = 0; i < 3; ++i) {
       const double p = ea[i] / (ea[0] + ea[1] + ea[2]), q = eb[i] / (eb[0] + eb[1] + eb[2]);
       EXPECT_NEAR(x.p[i], p, 1e-6);  // float32 logits
       EXPECT_NEAR(x.q[i], q, 1e-6);
       kl += p * std::log(p / q);
+      pq += p * q, pp += p * p, qq += q * q;
     }
     EXPECT_NEAR(x.kl, kl, 1e-6);
+    EXPECT_NEAR(x.ang, 1 - pq / std::sqrt(pp * qq), 1e-6);
+    EXPECT_GT(x.ang, 1e-3);
     EXPECT_EQ(x.argmax_a, 0);
     EXPECT_EQ(x.argmax_b, 0);
     EXPECT_TRUE(x.argmax_agree);

@@ -126,5 +126,50 @@ TEST(DropTest, ChoosesTheSublayerThatChangesTheStreamLeast) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// A model where one-shot and iterative selection must differ. Every token embeds to the same
+// vector e, attention adds nothing (o_proj = 0) and each MLP adds a constant (bias only):
+// layer 0 adds 2e (parallel: similarity exactly 1, chosen first), layer 1 adds b ⊥ e with
+// |b| = |e|, layer 2 adds c ⊥ e, b with |c|^2 = 1.5 |e|^2. On the baseline layer 1 sees 3e:
+// cos = 3/sqrt(10) = 0.949 > layer 2's sqrt(10/11.5) = 0.933, so one-shot takes {0, 1}. With
+// layer 0 dropped, layer 1 sees e: cos = 1/sqrt(2) = 0.707 < layer 2's sqrt(2/3.5) = 0.756, so
+// rescoring the reduced model takes {0, 2}.
+TEST(DropTest, IterativeSelectionRescoresTheReducedModel) {
+  ModelConfig c = SmallConfig();
+  c.mlp_bias = true;
+  ModelWeights w = ::prunegate::testing::RandomWeights(c, 3);
+  const int64_t h = c.hidden_size;
+  auto unit = [&](int64_t i) { return torch::zeros({h}).index_fill_(0, torch::tensor({i}), 1.0); };
+  const at::Tensor e = 2 * unit(0);
+  w.embed_tokens = e.expand({c.vocab_size, h}).clone();
+  const at::Tensor adds[] = {2 * e, 2 * unit(1), std::sqrt(1.5) * 2 * unit(2)};
+  for (int l = 0; l < 3; ++l) {
+    LayerWeights& lw = w.layers[l];
+    lw.o_proj = torch::zeros_like(lw.o_proj);
+    for (at::Tensor* t : {&lw.gate_proj, &lw.up_proj, &lw.down_proj}) *t = torch::zeros_like(*t);
+    lw.gate_bias = torch::zeros({c.intermediate_size});
+    lw.up_bias = torch::zeros({c.intermediate_size});
+    lw.down_bias = adds[l].clone();
+  }
+  PG_ASSERT_OK_AND_ASSIGN(auto base, Model::FromWeights(c, w));
+  const auto calib = Calibration();
+  PG_ASSERT_OK_AND_ASSIGN(auto scores, ScoreImportance(base, DropKind::kMlp, calib));
+  ASSERT_EQ(scores.size(), 3u);
+  EXPECT_NEAR(scores[0].similarity, 1.0, 1e-6);
+  EXPECT_NEAR(scores[1].similarity, 3 / std::sqrt(10.0), 1e-5);
+  EXPECT_NEAR(scores[2].similarity, std::sqrt(10 / 11.5), 1e-5);
+  PG_ASSERT_OK_AND_ASSIGN(auto reduced, DropLayers(*base, DropKind::kMlp, {0}));
+  PG_ASSERT_OK_AND_ASSIGN(auto rescored, ScoreImportance(reduced, DropKind::kMlp, calib));
+  ASSERT_EQ(rescored.size(), 2u);
+  EXPECT_NEAR(rescored[0].similarity, 1 / std::sqrt(2.0), 1e-5);  // layer 1
+  EXPECT_NEAR(rescored[1].similarity, std::sqrt(2 / 3.5), 1e-5);  // layer 2
+
+  PG_ASSERT_OK_AND_ASSIGN(auto one_shot,
+                          ChooseLayers(base, DropKind::kMlp, 2, calib, Selection::kOneShot));
+  PG_ASSERT_OK_AND_ASSIGN(auto iterative,
+                          ChooseLayers(base, DropKind::kMlp, 2, calib, Selection::kIterative));
+  EXPECT_EQ(one_shot, (std::vector<int>{0, 1}));
+  EXPECT_EQ(iterative, (std::vector<int>{0, 2}));
+}
+
 }  // namespace
 }  // namespace prunegate::prune
