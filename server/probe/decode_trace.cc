@@ -1,6 +1,7 @@
 #include "server/probe/decode_trace.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
@@ -52,14 +53,16 @@ absl::StatusOr<TraceResult> TraceDecode(std::shared_ptr<const Model> baseline,
   PG_ASSIGN_OR_RETURN(at::Tensor za, sa->Feed({prompt}));
   PG_ASSIGN_OR_RETURN(at::Tensor zb, sb->Feed({prompt}));
   TraceResult result;
-  bool stopped_a = false, stopped_b = false;
+  // A model that has stopped (free mode) emits and is fed its stop token from then on, so its
+  // text ends there and the other model can go on; tokens_a/b keep only what came before.
+  std::optional<int64_t> stop_a, stop_b;
   for (int64_t step = 0; step < steps; ++step) {
     if (cancelled && cancelled()) return absl::CancelledError("decode trace cancelled");
     TraceStep t;
     t.step = step;
     t.position = static_cast<int64_t>(prompt.size()) + step;
-    t.token_a = pick_a.Sample(za[0]);
-    t.token_b = pick_b.Sample(zb[0]);
+    t.token_a = stop_a ? *stop_a : pick_a.Sample(za[0]);
+    t.token_b = stop_b ? *stop_b : pick_b.Sample(zb[0]);
     t.agree = t.token_a == t.token_b;
     // The token the baseline consumes next: the reference text's, else its own choice.
     const int64_t ref_token = teacher && !ref.empty() ? ref[step] : t.token_a;
@@ -71,18 +74,17 @@ absl::StatusOr<TraceResult> TraceDecode(std::shared_ptr<const Model> baseline,
     PG_ASSIGN_OR_RETURN(auto hv, CompareVectors(ha, hb));
     t.hidden = hv[0];
     if (!t.agree && result.first_divergence < 0) result.first_divergence = step;
-    result.tokens_a.push_back(t.token_a);
-    result.tokens_b.push_back(t.token_b);
+    if (!stop_a) result.tokens_a.push_back(t.token_a);
+    if (!stop_b) result.tokens_b.push_back(t.token_b);
     const bool go_on = on_step ? on_step(t) : true;
     result.steps.push_back(std::move(t));
     const TraceStep& done = result.steps.back();
     int64_t feed_a = done.token_a, feed_b = done.token_b;
     if (teacher) feed_a = feed_b = ref_token;
-    stopped_a |= is_stop(feed_a);
-    stopped_b |= is_stop(feed_b);
-    const bool finished = teacher ? stopped_a : (stopped_a && stopped_b);
+    if (!stop_a && is_stop(feed_a)) stop_a = feed_a;
+    if (!stop_b && is_stop(feed_b)) stop_b = feed_b;
+    const bool finished = teacher ? stop_a.has_value() : (stop_a && stop_b);
     if (!go_on || finished || step + 1 == steps) break;
-    // In free mode a model that stopped keeps being fed its stop token so the other can go on.
     PG_ASSIGN_OR_RETURN(za, sa->Step({feed_a}));
     PG_ASSIGN_OR_RETURN(zb, sb->Step({feed_b}));
   }

@@ -28,8 +28,10 @@ struct TraceOptions {
   int64_t top_k = 10;
   // kTeacher: tokens to feed; empty = the baseline's own choices. Ignored in kFree.
   std::vector<int64_t> reference_ids;
-  std::vector<int64_t> stop_ids;  // a model that emits one stops (kFree: the trace ends when
-                                  // both have stopped; kTeacher: when the fed token is one)
+  // A model that emits one stops. kFree: from then on its token_a/b is that stop token (it is
+  // fed it, so the other model can go on) and the trace ends when both have stopped; kTeacher:
+  // the trace ends when the fed token is one.
+  std::vector<int64_t> stop_ids;
 };
 
 struct TraceStep {
@@ -46,8 +48,9 @@ struct TraceStep {
 
 struct TraceResult {
   std::vector<TraceStep> steps;
-  std::vector<int64_t> tokens_a, tokens_b;  // what each model emitted (kFree) or chose (kTeacher)
-  int64_t first_divergence = -1;            // first step with token_a != token_b, -1 if none
+  // What each model emitted (kFree) or chose (kTeacher), up to and including its stop token.
+  std::vector<int64_t> tokens_a, tokens_b;
+  int64_t first_divergence = -1;  // first step with token_a != token_b, -1 if none
 };
 
 // INVALID_ARGUMENT for a mismatched pair (vocabulary, hidden size), an empty prompt, ids out of

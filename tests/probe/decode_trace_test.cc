@@ -186,6 +186,32 @@ TEST(DecodeTraceTest, FreeSampledTracesAgreeUntilTheFirstDivergence) {
   EXPECT_GT(diverged_later, 0) << "no seed gave a shared prefix before the divergence";
 }
 
+// Free mode, two models that stop at different steps: the one that stopped keeps emitting its
+// stop token (nothing it would have sampled after its end counts) while the other goes on.
+TEST(DecodeTraceTest, AModelThatStoppedEmitsItsStopTokenWhileTheOtherGoesOn) {
+  auto base = MakeRandomModel(SmallConfig());
+  auto other = MakeRandomModel(SmallConfig(), /*seed=*/99);
+  TraceOptions o;
+  o.max_steps = 8;
+  PG_ASSERT_OK_AND_ASSIGN(TraceResult free, TraceDecode(base, other, kPrompt, o));
+  ASSERT_EQ(free.steps.size(), 8u);
+  // Stop the baseline at its third token, unless the candidate emits it earlier.
+  const int64_t stop = free.tokens_a[2];
+  for (int k = 0; k < 3; ++k) {
+    if (free.tokens_b[k] == stop) GTEST_SKIP() << "the candidate emits the stop token early";
+  }
+  o.stop_ids = {stop};
+  PG_ASSERT_OK_AND_ASSIGN(TraceResult r, TraceDecode(base, other, kPrompt, o));
+  ASSERT_EQ(r.tokens_a.size(), 3u);
+  EXPECT_EQ(r.tokens_a.back(), stop);
+  ASSERT_GT(r.steps.size(), 3u);
+  for (size_t k = 3; k < r.steps.size(); ++k) {
+    EXPECT_EQ(r.steps[k].token_a, stop) << "step " << k;
+  }
+  EXPECT_EQ(r.tokens_b.size(), r.steps.size());  // the candidate never stopped
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(r.tokens_b[k], free.tokens_b[k]);
+}
+
 TEST(DecodeTraceTest, StopsOnStopIdsCallbacksAndCancellation) {
   auto base = MakeRandomModel(SmallConfig());
   TraceOptions o;
