@@ -99,7 +99,14 @@ absl::StatusOr<KlSummary> SummarizeKl(std::shared_ptr<const Model> baseline,
                                       const std::function<void(int64_t, int64_t)>& on_window) {
   const ModelConfig& ca = baseline->config();
   PG_RETURN_IF_ERROR(CheckPair(ca, candidate->config(), PairNeeds::kVocabulary));
-  if (ids.size() < 2) return absl::InvalidArgumentError("the text needs at least 2 tokens");
+  // A window of len tokens scores len - 1 predictions, or len - 1 - len / 2 with
+  // score_second_half: 2 tokens, or 3, is the least that scores anything.
+  const size_t min_tokens = options.score_second_half ? 3 : 2;
+  if (ids.size() < min_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the text has ", ids.size(), " tokens; a KL summary needs at least ", min_tokens,
+        options.score_second_half ? " (the first half of each window is context only)" : ""));
+  }
   PG_RETURN_IF_ERROR(ValidateTemperatures({options.temperature}));
   PG_RETURN_IF_ERROR(CheckTokenIds(ids, ca.vocab_size));
   const int64_t ctx = std::max<int64_t>(2, std::min({options.context, ca.max_position_embeddings,

@@ -144,6 +144,13 @@ TEST(KlSummaryTest, RejectsBadInput) {
   auto base = MakeRandomModel(SmallConfig());
   EXPECT_THAT(SummarizeKl(base, base, {1}, {}), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(SummarizeKl(base, base, {1, 99}, {}), StatusIs(absl::StatusCode::kInvalidArgument));
+  // Two tokens score nothing when the first half of the window is context; one prediction without.
+  EXPECT_THAT(SummarizeKl(base, base, {1, 2}, {32, true, 1.0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("at least 3")));
+  PG_ASSERT_OK_AND_ASSIGN(KlSummary two, SummarizeKl(base, base, {1, 2}, {32, false, 1.0}));
+  EXPECT_EQ(two.tokens, 1);
+  PG_ASSERT_OK_AND_ASSIGN(KlSummary three, SummarizeKl(base, base, {1, 2, 3}, {32, true, 1.0}));
+  EXPECT_EQ(three.tokens, 1);
   EXPECT_THAT(SummarizeKl(base, base, Text(10), {32, true, 0.0}),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(SummarizeKl(base, base, Text(10), {}, [] { return true; }),
