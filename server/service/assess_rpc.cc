@@ -63,7 +63,10 @@ absl::StatusOr<tasks::TaskSuite> AssessItems(const v1::AssessRequest& request,
     suite.multiple_choice.push_back(std::move(item));
   }
   for (int i = 0; i < request.sets_size(); ++i) {
-    PG_ASSIGN_OR_RETURN(tasks::RetrievalItem item, FromProto(request.sets(i), i, "sets"));
+    const v1::RetrievalSet& set = request.sets(i);
+    PG_RETURN_IF_ERROR(CheckItemCount(absl::StrCat("sets[", i, "] documents and queries").c_str(),
+                                      set.documents_size() + set.queries_size(), limits));
+    PG_ASSIGN_OR_RETURN(tasks::RetrievalItem item, FromProto(set, i, "sets"));
     suite.retrieval.push_back(std::move(item));
   }
   const bool has_items = task == verdict::TaskType::kGeneration ? !suite.generation.empty()

@@ -496,6 +496,26 @@ TEST_F(ProbeTest, RequestLimitsAreResourceExhausted) {
   EXPECT_CODE(Stream(*stub_, &v1::Prunegate::Stub::ProbeEmbeddings, embeddings).status,
               RESOURCE_EXHAUSTED);
 
+  // One retrieval set of 21 documents and queries: over --max-items for Assess as well.
+  v1::AssessRequest assess;
+  assess.set_baseline("tinykb");
+  assess.set_candidate("drop3");
+  assess.set_task(v1::RETRIEVAL);
+  assess.add_temperatures(1.0);
+  v1::RetrievalSet* set = assess.add_sets();
+  for (int i = 0; i < 20; ++i) {
+    v1::Document* doc = set->add_documents();
+    doc->set_id("d" + std::to_string(i));
+    doc->set_text("text");
+  }
+  v1::Query* query = set->add_queries();
+  query->set_id("q");
+  query->set_text("which?");
+  query->add_relevant("d0");
+  const auto assessed = Stream(*stub_, &v1::Prunegate::Stub::Assess, assess);
+  EXPECT_CODE(assessed.status, RESOURCE_EXHAUSTED);
+  EXPECT_THAT(assessed.status.error_message(), HasSubstr("sets[0] documents and queries"));
+
   request = Trace(2);
   *request.mutable_prompt() = TextInput(std::string(70000, 'a'));  // --max-request-bytes 65536
   EXPECT_CODE(Stream(*stub_, &v1::Prunegate::Stub::TraceDecode, request).status,
