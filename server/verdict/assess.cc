@@ -8,6 +8,7 @@
 #include "server/probe/choice_probe.h"
 #include "server/probe/decode_trace.h"
 #include "server/probe/embedding_probe.h"
+#include "server/probe/pair_check.h"
 #include "server/probe/stats.h"
 
 namespace prunegate::verdict {
@@ -43,17 +44,13 @@ absl::Status CheckPair(const eval::Runner& a, const eval::Runner& b) {
   if (!a.model || !b.model || !a.tokenizer || !b.tokenizer) {
     return absl::InvalidArgumentError("both runners need a model and a tokenizer");
   }
-  const ModelConfig& ca = a.model->config();
-  const ModelConfig& cb = b.model->config();
-  if (ca.vocab_size != cb.vocab_size || a.tokenizer->vocab_size() != b.tokenizer->vocab_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "baseline and candidate vocabularies differ: model ", ca.vocab_size, " vs ",
-        cb.vocab_size, ", tokenizer ", a.tokenizer->vocab_size(), " vs ",
-        b.tokenizer->vocab_size()));
-  }
-  if (ca.hidden_size != cb.hidden_size) {
-    return absl::InvalidArgumentError(absl::StrCat("baseline and candidate hidden sizes differ: ",
-                                                   ca.hidden_size, " vs ", cb.hidden_size));
+  // Hidden states are compared too (decode traces, pooled embeddings).
+  PG_RETURN_IF_ERROR(
+      probe::CheckPair(a.model->config(), b.model->config(), probe::PairNeeds::kHidden));
+  if (a.tokenizer->vocab_size() != b.tokenizer->vocab_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("baseline and candidate tokenizers differ: ", a.tokenizer->vocab_size(),
+                     " vs ", b.tokenizer->vocab_size(), " tokens"));
   }
   return absl::OkStatus();
 }
@@ -114,8 +111,8 @@ absl::Status RunGeneration(const Run& run, const std::vector<tasks::GenerationIt
     for (size_t i = 0; i < n; ++i) {
       PG_RETURN_IF_ERROR(run.CheckCancelled());
       trace.sampling.seed = seed + i;
-      auto result = probe::TraceDecode(run.a.model, run.b.model, prompts[i], trace, {},
-                                       run.cancelled);
+      auto result =
+          probe::TraceDecode(run.a.model, run.b.model, prompts[i], trace, {}, run.cancelled);
       PG_RETURN_IF_ERROR(InContext(result.status(), absl::StrCat("prompt ", i)));
       outcomes.push_back(Reduce(*result));
       run.Report(&progress);

@@ -193,7 +193,7 @@ TEST_F(AssessTest, InvalidArguments) {
   c.vocab_size += 1;
   eval::Runner other{::prunegate::testing::MakeRandomModel(c, 2), tokenizer_, 4};
   EXPECT_THAT(Assess(Base(), other, suite_, Options(TaskType::kRetrieval)),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("vocabular")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("differ in vocab_size")));
 }
 
 TEST(BuiltinPromptsTest, SixteenDistinctNonEmptyPrompts) {
