@@ -178,7 +178,9 @@ class StoppedStreamTest : public ServerTest<StoppedStreamTest> {
   void SetUp() override {
     ServerTest::SetUp();
     if (HasFatalFailure()) return;
-    if (!FindModel(*stub_, "drop2")) ASSERT_TRUE(DeriveDrop(*stub_, "tinykb", "drop2", {2}).ok());
+    if (!FindModel(*stub_, "drop2")) {
+      ASSERT_TRUE(DeriveDrop(*stub_, "tinykb", "drop2", {2}).ok());
+    }
   }
 
   // The series' value; 0 when it is not exported yet (a counter nothing has counted).
@@ -298,7 +300,9 @@ TEST_F(StoppedStreamTest, CancellingMidStreamFreesTheSlotForEveryStreamingRpc) {
     EXPECT_TRUE(Eventually([&] { return InFlight() == 0; }))
         << "streams still in flight: " << InFlight();
     EXPECT_EQ(Requests(c.rpc, "CANCELLED"), cancelled_before + 1);
-    if (c.completed) EXPECT_EQ(c.completed(), completed_before) << "the work ran to its end";
+    if (c.completed) {
+      EXPECT_EQ(c.completed(), completed_before) << "the work ran to its end";
+    }
     // The slot is back: the one stream this server admits runs to its end.
     const grpc::Status after = c.short_call(*stub_);
     EXPECT_TRUE(after.ok()) << after.error_code() << ": " << after.error_message();

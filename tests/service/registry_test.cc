@@ -294,7 +294,9 @@ TEST(StartupTest, HealthIsNotServingUntilTheStartupLoadsFinish) {
   auto stub = PrunegateStub(address);
   const std::optional<v1::ModelInfo> loading = FindModel(*stub, "held");
   EXPECT_TRUE(loading.has_value());
-  if (loading) EXPECT_EQ(loading->state(), v1::LOADING);
+  if (loading) {
+    EXPECT_EQ(loading->state(), v1::LOADING);
+  }
 
   // Release the load: the tokenizer through the pipe, then end of file.
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
