@@ -113,13 +113,15 @@ absl::StatusOr<std::shared_ptr<const Model>> DropLayers(const Model& baseline, D
 
 absl::StatusOr<std::vector<ImportanceScore>> ScoreImportance(
     std::shared_ptr<const Model> model, DropKind kind,
-    const std::vector<std::vector<int64_t>>& calibration, int64_t batch) {
+    const std::vector<std::vector<int64_t>>& calibration, int64_t batch,
+    const std::function<bool()>& cancelled) {
   if (calibration.empty()) return absl::InvalidArgumentError("no calibration sequences");
   const int layers = model->num_layers();
   std::vector<at::Tensor> sums(layers * 3);
   double tokens = 0;
   c10::InferenceMode guard;
   for (size_t begin = 0; begin < calibration.size(); begin += std::max<int64_t>(1, batch)) {
+    if (cancelled && cancelled()) return absl::CancelledError("importance scoring cancelled");
     const size_t end = std::min(calibration.size(), begin + std::max<int64_t>(1, batch));
     std::vector<std::vector<int64_t>> chunk(calibration.begin() + begin, calibration.begin() + end);
     int64_t s = 0;

@@ -10,6 +10,7 @@
 #ifndef PRUNEGATE_SERVER_PRUNE_DROP_H_
 #define PRUNEGATE_SERVER_PRUNE_DROP_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,10 +38,12 @@ struct ImportanceScore {
 
 // Scores every present unit of `kind` (sublayers, or whole blocks with both sublayers present)
 // on calibration token sequences, `batch` sequences per forward pass. INVALID_ARGUMENT for empty
-// calibration data or ids outside the vocabulary.
+// calibration data or ids outside the vocabulary. `cancelled`, when set, is polled before every
+// batch (CANCELLED).
 absl::StatusOr<std::vector<ImportanceScore>> ScoreImportance(
     std::shared_ptr<const Model> model, DropKind kind,
-    const std::vector<std::vector<int64_t>>& calibration, int64_t batch = 8);
+    const std::vector<std::vector<int64_t>>& calibration, int64_t batch = 8,
+    const std::function<bool()>& cancelled = {});
 
 enum class Selection { kOneShot, kIterative };
 

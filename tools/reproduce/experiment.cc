@@ -12,7 +12,7 @@
 #include "server/model/model.h"
 #include "server/model/tokenizer.h"
 #include "server/probe/decode_trace.h"
-#include "server/probe/layer_probe.h"
+#include "server/probe/layer_ranking.h"
 #include "server/tasks/task_parser.h"
 #include "server/verdict/assess.h"
 
@@ -61,55 +61,37 @@ absl::StatusOr<Scores> Score(const eval::Runner& runner, const tasks::TaskSuite&
   return s;
 }
 
-// Per-sublayer statistics of removing each sublayer of `kind` alone, from one local +
-// propagated layer probe of the candidate that drops them all.
+// Per-sublayer statistics of removing each sublayer of `kind` alone, at T = 1, from
+// probe::RankLayers (one local + propagated layer probe of the candidate that drops them all),
+// in layer order.
 absl::StatusOr<std::vector<LayerRow>> ProbeEachLayer(
     std::shared_ptr<const Model> base, DropKind kind,
-    const std::vector<std::vector<int64_t>>& prompts,
-    const std::vector<prune::ImportanceScore>& importance) {
-  std::vector<int> all(base->num_layers());
-  for (int l = 0; l < base->num_layers(); ++l) all[l] = l;
-  PG_ASSIGN_OR_RETURN(auto cand, prune::DropLayers(*base, kind, all));
-  probe::LayerProbeOptions po;
-  po.mode = probe::LayerProbeMode::kPropagated;
-  po.all_positions = true;
-  po.temperatures = {kUnitTemperature};
-  const Sublayer want = kind == DropKind::kAttention ? Sublayer::kAttention : Sublayer::kMlp;
-  std::vector<LayerRow> rows(base->num_layers());
-  std::vector<int64_t> n(base->num_layers(), 0);
-  for (const auto& ids : prompts) {
-    PG_ASSIGN_OR_RETURN(auto probe, probe::LayerProbe::Create(base, cand, po));
-    PG_ASSIGN_OR_RETURN(auto records, probe->Feed(ids));
-    for (const auto& r : records) {
-      if (r.sublayer != want) continue;
-      LayerRow& row = rows[r.layer];
-      const auto& p = r.lens.probs[0];
-      row.ang_h += r.hidden.ang;
-      row.ang_h_pred += r.hidden.ang_pred;
-      row.ang_z += r.lens.logits.vector.ang;
-      row.ang_z_pred += r.lens.logits.vector.ang_pred;
-      row.ang_p += p.ang;
-      row.ang_p_pred += p.ang_pred;
-      row.kl += p.kl;
-      row.kl_pred += p.kl_pred;
-      row.top1 += r.lens.logits.top1_agree;
-      row.propagated_kl += r.propagated.probs[0].kl;
-      ++n[r.layer];
-    }
+    const std::vector<std::vector<int64_t>>& prompts) {
+  probe::LayerRankingOptions ro;
+  ro.family = kind;
+  ro.temperatures = {kUnitTemperature};
+  PG_ASSIGN_OR_RETURN(probe::LayerRanking ranking, probe::RankLayers(base, prompts, ro));
+  std::vector<LayerRow> rows;
+  for (const probe::LayerDamage& d : ranking.layers) {
+    const probe::TemperatureDamage& t = d.temperatures.front();
+    LayerRow row;
+    row.layer = d.layer;
+    row.sublayer = SublayerName(d.sublayer);
+    row.ang_h = d.ang_h;
+    row.ang_h_pred = d.ang_h_pred;
+    row.ang_z = d.ang_z;
+    row.ang_z_pred = d.ang_z_pred;
+    row.ang_p = t.ang_p;
+    row.ang_p_pred = t.ang_p_pred;
+    row.kl = t.kl;
+    row.kl_pred = t.kl_pred;
+    row.top1 = d.top1;
+    row.importance = d.importance;
+    row.propagated_kl = t.propagated_kl;
+    rows.push_back(std::move(row));
   }
-  for (int l = 0; l < base->num_layers(); ++l) {
-    LayerRow& row = rows[l];
-    const double d = std::max<int64_t>(1, n[l]);
-    for (double* x : {&row.ang_h, &row.ang_h_pred, &row.ang_z, &row.ang_z_pred, &row.ang_p,
-                      &row.ang_p_pred, &row.kl, &row.kl_pred, &row.top1, &row.propagated_kl}) {
-      *x /= d;
-    }
-    row.layer = l;
-    row.sublayer = SublayerName(want);
-    for (const auto& s : importance) {
-      if (s.layer == l) row.importance = s.similarity;
-    }
-  }
+  std::sort(rows.begin(), rows.end(),
+            [](const LayerRow& a, const LayerRow& b) { return a.layer < b.layer; });
   return rows;
 }
 
@@ -331,10 +313,9 @@ absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
 
   const int max_k = o.max_k > 0 ? o.max_k : e.num_layers / 2;
   for (DropKind kind : {DropKind::kAttention, DropKind::kMlp, DropKind::kBlock}) {
-    PG_ASSIGN_OR_RETURN(auto importance, prune::ScoreImportance(base, kind, prompts));
     if (kind != DropKind::kBlock) {
       log(absl::StrCat("probing every layer: ", prune::DropKindName(kind)));
-      PG_ASSIGN_OR_RETURN(auto rows, ProbeEachLayer(base, kind, prompts, importance));
+      PG_ASSIGN_OR_RETURN(auto rows, ProbeEachLayer(base, kind, prompts));
       e.layers[rows.front().sublayer] = std::move(rows);
     }
     PG_ASSIGN_OR_RETURN(std::vector<int> order, prune::ChooseLayers(base, kind, max_k, prompts,
