@@ -74,7 +74,8 @@ prometheus::Family<prometheus::Gauge>& GaugeFamily(prometheus::Registry& registr
 std::string MetricsOptions::DefaultVersion() { return PRUNEGATE_VERSION; }
 
 std::vector<std::string> MetricsOptions::DefaultStreamingRpcs() {
-  return {"ProbeLayers", "TraceDecode", "ProbeChoices", "ProbeEmbeddings", "SummarizeKl", "Assess"};
+  return {"ProbeLayers", "TraceDecode", "ProbeChoices", "ProbeEmbeddings",
+          "SummarizeKl", "RankLayers",  "Assess"};
 }
 
 const std::vector<double>& RpcLatencyBuckets() {

@@ -56,6 +56,14 @@ grpc::ServerWriteReactor<v1::KlEvent>* PrunegateService::SummarizeKl(
       [this, request](StreamWriter<v1::KlEvent>& out) { return RunSummarizeKl(*request, out); });
 }
 
+grpc::ServerWriteReactor<v1::RankLayersEvent>* PrunegateService::RankLayers(
+    grpc::CallbackServerContext* context, const v1::RankLayersRequest* request) {
+  return StreamReactor<v1::RankLayersEvent>::Start(
+      env_, context, "RankLayers", [this, request](StreamWriter<v1::RankLayersEvent>& out) {
+        return RunRankLayers(*request, out);
+      });
+}
+
 grpc::ServerWriteReactor<v1::AssessEvent>* PrunegateService::Assess(
     grpc::CallbackServerContext* context, const v1::AssessRequest* request) {
   return StreamReactor<v1::AssessEvent>::Start(

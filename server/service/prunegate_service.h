@@ -1,8 +1,8 @@
 // prunegate.v1.Prunegate on the gRPC callback API. Unary registry RPCs finish from the registry's
-// workers when they wait for a load or derivation; the six streaming RPCs share StreamReactor
+// workers when they wait for a load or derivation; the seven streaming RPCs share StreamReactor
 // (a worker thread per stream, a bounded queue, cancellation polled by the probes). Every RPC
 // checks the bearer token first and records its metrics. Torch-free header; the RPC bodies live
-// in registry_rpcs.cc, probe_rpcs.cc, task_probe_rpcs.cc and assess_rpc.cc.
+// in registry_rpcs.cc, probe_rpcs.cc, task_probe_rpcs.cc, rank_layers_rpc.cc and assess_rpc.cc.
 #ifndef PRUNEGATE_SERVER_SERVICE_PRUNEGATE_SERVICE_H_
 #define PRUNEGATE_SERVER_SERVICE_PRUNEGATE_SERVICE_H_
 
@@ -61,6 +61,8 @@ class PrunegateService final : public v1::Prunegate::CallbackService {
       grpc::CallbackServerContext* context, const v1::ProbeEmbeddingsRequest* request) override;
   grpc::ServerWriteReactor<v1::KlEvent>* SummarizeKl(
       grpc::CallbackServerContext* context, const v1::SummarizeKlRequest* request) override;
+  grpc::ServerWriteReactor<v1::RankLayersEvent>* RankLayers(
+      grpc::CallbackServerContext* context, const v1::RankLayersRequest* request) override;
   grpc::ServerWriteReactor<v1::AssessEvent>* Assess(grpc::CallbackServerContext* context,
                                                     const v1::AssessRequest* request) override;
 
@@ -76,6 +78,8 @@ class PrunegateService final : public v1::Prunegate::CallbackService {
                                   StreamWriter<v1::EmbeddingEvent>& out);
   absl::Status RunSummarizeKl(const v1::SummarizeKlRequest& request,
                               StreamWriter<v1::KlEvent>& out);
+  absl::Status RunRankLayers(const v1::RankLayersRequest& request,
+                             StreamWriter<v1::RankLayersEvent>& out);
   absl::Status RunAssess(const v1::AssessRequest& request, StreamWriter<v1::AssessEvent>& out);
   // Counts `tokens` run through the forward pass of each model of the pair.
   void CountForwardTokens(const ModelPair& pair, int64_t tokens);
