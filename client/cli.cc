@@ -7,6 +7,7 @@
 #include "client/gate_command.h"
 #include "client/models_command.h"
 #include "client/probe_commands.h"
+#include "client/rank_layers_command.h"
 #include "client/task_probe_commands.h"
 
 namespace prunegate::client {
@@ -29,6 +30,7 @@ const std::vector<CommandSpec>& Commands() {
       {"choices", "multiple-choice items: option-subspace statistics", RunChoices},
       {"embeddings", "embedding cosine and ranking stability", RunEmbeddings},
       {"kl", "teacher-forced KL summary over a text (llama.cpp block)", RunKl},
+      {"rank-layers", "rank layers by the damage removing each one does", RunRankLayers},
       {"gate", "SAFE / RISKY / UNSAFE per temperature; exit code = verdict", RunGate},
   };
   return *commands;

@@ -118,6 +118,14 @@ void FlagSet::AddIntList(const std::string& name, std::vector<int64_t>* dest,
   Add(name, value_name, help, ListSetter<int64_t>(dest, ParseIntList));
 }
 
+void FlagSet::AddRepeatedString(const std::string& name, std::vector<std::string>* dest,
+                                const std::string& value_name, const std::string& help) {
+  Add(name, value_name, help, [dest](absl::string_view v) {
+    dest->emplace_back(v);
+    return absl::OkStatus();
+  });
+}
+
 void FlagSet::AddBool(const std::string& name, bool* dest, const std::string& help) {
   Add(name, "", help, ScalarSetter<bool>(dest, absl::SimpleAtob, "true or false"));
 }

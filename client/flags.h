@@ -46,6 +46,9 @@ class FlagSet {
                      const std::string& value_name, const std::string& help);
   void AddIntList(const std::string& name, std::vector<int64_t>* dest,
                   const std::string& value_name, const std::string& help);
+  // Repeatable: every occurrence appends its value (`--prompt A --prompt B`).
+  void AddRepeatedString(const std::string& name, std::vector<std::string>* dest,
+                         const std::string& value_name, const std::string& help);
   void AddBool(const std::string& name, bool* dest, const std::string& help);
   // Flags added after this call are listed under "`title`:" in the usage (default "flags").
   void BeginSection(const std::string& title) { section_ = title; }

@@ -1,6 +1,7 @@
 // The real prunegate binary against the real server with the shipped model: the registry
 // commands, every probe command, the error paths (wrong token, unknown model), and the TLS flags
 // against TLS and mTLS servers.
+#include <algorithm>
 #include <fstream>
 
 #include "absl/strings/str_split.h"
@@ -194,6 +195,64 @@ TEST_F(CliModelsProbesTest, ProbesProduceTheirOutput) {
   const CliResult kl_json = with_pair({"kl"}, {"--text", "Tom was a little boy.", "--json"});
   ASSERT_EQ(kl_json.exit_code, 0) << kl_json.Dump();
   EXPECT_TRUE(nlohmann::json::parse(kl_json.LastLine()).contains("kl"));
+}
+
+TEST_F(CliModelsProbesTest, RankLayersPrintsTheRankingAsTextAndJson) {
+  const std::vector<std::string> command = {"rank-layers",
+                                            "--baseline",
+                                            "tinykb",
+                                            "--recipe",
+                                            "drop-mlp",
+                                            "--prompt",
+                                            "Q: Where does Kimpo live? A:",
+                                            "--prompt",
+                                            "Q: What is 23 + 45? A:"};
+  std::vector<std::string> text_command = command;
+  text_command.insert(text_command.end(), {"--temperature", "1,0.5"});
+  const CliResult text = Cli(text_command);
+  ASSERT_EQ(text.exit_code, 0) << text.Dump();
+  EXPECT_THAT(text.out, AllOf(HasSubstr("baseline tinykb, drop-mlp, 2 prompts"),
+                              HasSubstr("least to most damaging by the measured propagated KL"),
+                              HasSubstr("imp rank"), HasSubstr("out KL@0.5"),
+                              HasSubstr("most similar first (importance): ")));
+  // Progress went to stderr (not a terminal: one line per stage).
+  EXPECT_THAT(text.err,
+              AllOf(HasSubstr("prunegate: importance"), HasSubstr("prunegate: probe (2)")));
+  const std::vector<std::string> lines = Lines(text.out);
+  const auto header = std::find_if(lines.begin(), lines.end(), [](const std::string& line) {
+    return line.rfind("rank  layer", 0) == 0;
+  });
+  ASSERT_NE(header, lines.end()) << text.out;
+  ASSERT_GE(lines.end() - header, 7) << text.out;
+  for (int rank = 1; rank <= 6; ++rank) {
+    const std::vector<std::string> cells = absl::StrSplit(*(header + rank), ' ', absl::SkipEmpty());
+    ASSERT_FALSE(cells.empty());
+    EXPECT_EQ(cells[0], std::to_string(rank)) << *(header + rank);
+  }
+
+  std::vector<std::string> json_command = command;
+  json_command.push_back("--json");
+  const CliResult json = Cli(json_command);
+  ASSERT_EQ(json.exit_code, 0) << json.Dump();
+  const nlohmann::json ranking = nlohmann::json::parse(json.LastLine());
+  EXPECT_EQ(ranking["family"], "DROP_MLP");
+  ASSERT_EQ(ranking["layers"].size(), 6u);
+  EXPECT_EQ(ranking["by_importance"].size(), 6u);
+  double previous = -1;
+  for (size_t i = 0; i < ranking["layers"].size(); ++i) {
+    const nlohmann::json& row = ranking["layers"][i];
+    EXPECT_EQ(row["damage_rank"], static_cast<int>(i) + 1);
+    const double kl = row["temperatures"][0]["propagated_kl"].get<double>();
+    EXPECT_GE(kl, previous);
+    previous = kl;
+  }
+
+  const CliResult block = Cli({"rank-layers", "--baseline", "tinykb", "--recipe", "drop-block"});
+  EXPECT_EQ(block.exit_code, 3) << block.Dump();
+  EXPECT_THAT(block.err, HasSubstr("drop-attention or drop-mlp"));
+  const CliResult unknown = Cli({"rank-layers", "--baseline", "nope", "--recipe", "drop-mlp"});
+  EXPECT_EQ(unknown.exit_code, 3) << unknown.Dump();
+  EXPECT_THAT(unknown.err, HasSubstr("NOT_FOUND"));
 }
 
 TEST(CliAuthTest, MissingOrWrongTokenIsPermissionDeniedAndExits3) {

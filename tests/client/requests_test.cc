@@ -5,6 +5,7 @@
 #include "client/gate_command.h"
 #include "client/models_command.h"
 #include "client/probe_commands.h"
+#include "client/rank_layers_command.h"
 #include "client/task_probe_commands.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -110,6 +111,52 @@ TEST(ProbeLayersTest, PromptOrIdsAndEnums) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("norm or raw")));
   EXPECT_THAT(Build(ProbeLayersFlags, ProbeLayersRequestFrom, {"--baseline", "a", "--prompt", "x"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("missing --candidate")));
+}
+
+TEST(RankLayersTest, RequestAndTable) {
+  auto request = Build(RankLayersFlags, RankLayersRequestFrom,
+                       {"--baseline", "a", "--recipe", "drop-attention", "--prompt", "x y",
+                        "--prompt", "z", "--temperature", "0.5,1"});
+  ASSERT_THAT(request, IsOk());
+  EXPECT_EQ(request->baseline(), "a");
+  EXPECT_EQ(request->family(), v1::DROP_ATTENTION);
+  ASSERT_EQ(request->prompts_size(), 2);
+  EXPECT_EQ(request->prompts(0).text(), "x y");
+  EXPECT_EQ(request->prompts(1).text(), "z");
+  EXPECT_THAT(request->temperatures(), ElementsAre(0.5, 1.0));
+  auto defaults =
+      Build(RankLayersFlags, RankLayersRequestFrom, {"--baseline", "a", "--recipe", "drop-mlp"});
+  ASSERT_THAT(defaults, IsOk());
+  EXPECT_EQ(defaults->family(), v1::DROP_MLP);
+  EXPECT_EQ(defaults->prompts_size(), 0);
+  EXPECT_THAT(
+      Build(RankLayersFlags, RankLayersRequestFrom, {"--baseline", "a", "--recipe", "drop-block"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("drop-attention or drop-mlp")));
+  EXPECT_THAT(Build(RankLayersFlags, RankLayersRequestFrom, {"--baseline", "a"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("missing --recipe")));
+
+  v1::LayerRanking ranking;
+  ranking.set_family(v1::DROP_MLP);
+  ranking.add_temperatures(1.0);
+  ranking.set_prompts(2);
+  ranking.set_positions(20);
+  for (int layer : {4, 1}) {
+    v1::LayerDamage* d = ranking.add_layers();
+    d->set_layer(layer);
+    d->set_damage_rank(ranking.layers_size());
+    d->set_importance_rank(layer == 1 ? 2 : 1);
+    d->set_importance(layer == 1 ? 0.9 : 0.95);
+    v1::LayerDamageAtTemperature* t = d->add_temperatures();
+    t->set_temperature(1.0);
+    t->set_propagated_kl(layer == 1 ? 0.5 : 0.01);
+  }
+  ranking.add_by_importance(4);
+  ranking.add_by_importance(1);
+  const std::string text = RankingText(ranking, "base");
+  EXPECT_THAT(text, HasSubstr("baseline base, drop-mlp, 2 prompts (20 positions)"));
+  EXPECT_THAT(text, HasSubstr("out KL@1"));
+  EXPECT_THAT(text, HasSubstr("least damaging first (measured): 4 1"));
+  EXPECT_THAT(text, HasSubstr("most similar first (importance): 4 1"));
 }
 
 TEST(ProbeLayersTest, TableRowPerRecord) {
