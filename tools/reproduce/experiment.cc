@@ -61,38 +61,18 @@ absl::StatusOr<Scores> Score(const eval::Runner& runner, const tasks::TaskSuite&
   return s;
 }
 
-// Per-sublayer statistics of removing each sublayer of `kind` alone, at T = 1, from
-// probe::RankLayers (one local + propagated layer probe of the candidate that drops them all),
-// in layer order.
-absl::StatusOr<std::vector<LayerRow>> ProbeEachLayer(
+// Each sublayer of `kind` removed alone, at T = 1 (probe::RankLayers), in layer order.
+absl::StatusOr<std::vector<probe::LayerDamage>> ProbeEachLayer(
     std::shared_ptr<const Model> base, DropKind kind,
     const std::vector<std::vector<int64_t>>& prompts) {
   probe::LayerRankingOptions ro;
   ro.family = kind;
   ro.temperatures = {kUnitTemperature};
   PG_ASSIGN_OR_RETURN(probe::LayerRanking ranking, probe::RankLayers(base, prompts, ro));
-  std::vector<LayerRow> rows;
-  for (const probe::LayerDamage& d : ranking.layers) {
-    const probe::TemperatureDamage& t = d.temperatures.front();
-    LayerRow row;
-    row.layer = d.layer;
-    row.sublayer = SublayerName(d.sublayer);
-    row.ang_h = d.ang_h;
-    row.ang_h_pred = d.ang_h_pred;
-    row.ang_z = d.ang_z;
-    row.ang_z_pred = d.ang_z_pred;
-    row.ang_p = t.ang_p;
-    row.ang_p_pred = t.ang_p_pred;
-    row.kl = t.kl;
-    row.kl_pred = t.kl_pred;
-    row.top1 = d.top1;
-    row.importance = d.importance;
-    row.propagated_kl = t.propagated_kl;
-    rows.push_back(std::move(row));
-  }
-  std::sort(rows.begin(), rows.end(),
-            [](const LayerRow& a, const LayerRow& b) { return a.layer < b.layer; });
-  return rows;
+  std::sort(
+      ranking.layers.begin(), ranking.layers.end(),
+      [](const probe::LayerDamage& a, const probe::LayerDamage& b) { return a.layer < b.layer; });
+  return std::move(ranking.layers);
 }
 
 // Free-running and teacher-forced traces of every prompt: per-step KL and agreement, and the
@@ -316,7 +296,7 @@ absl::StatusOr<Experiment> RunExperiment(const ExperimentOptions& o) {
     if (kind != DropKind::kBlock) {
       log(absl::StrCat("probing every layer: ", prune::DropKindName(kind)));
       PG_ASSIGN_OR_RETURN(auto rows, ProbeEachLayer(base, kind, prompts));
-      e.layers[rows.front().sublayer] = std::move(rows);
+      e.layers[SublayerName(rows.front().sublayer)] = std::move(rows);
     }
     PG_ASSIGN_OR_RETURN(std::vector<int> order, prune::ChooseLayers(base, kind, max_k, prompts,
                                                                     prune::Selection::kOneShot));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/probe/layer_ranking.h"
 #include "server/prune/drop.h"
 #include "server/verdict/policy.h"
 #include "server/verdict/verdict.h"
@@ -51,20 +52,6 @@ struct Scores {
                                          // (generation-only mode: agreement with baseline)
 };
 
-// Local layer-probe statistics of one sublayer removed from the baseline (mean over prompts and
-// positions), at T = 1.
-struct LayerRow {
-  int layer = 0;
-  std::string sublayer;  // "attention" | "mlp"
-  double ang_h = 0, ang_h_pred = 0;
-  double ang_z = 0, ang_z_pred = 0;
-  double ang_p = 0, ang_p_pred = 0;
-  double kl = 0, kl_pred = 0;
-  double top1 = 0;           // top-1 agreement of the two lens outputs
-  double importance = 0;     // the importance score's similarity for this sublayer
-  double propagated_kl = 0;  // KL of the final outputs with this sublayer alone removed
-};
-
 struct Variant {
   prune::DropKind kind = prune::DropKind::kMlp;
   int k = 0;
@@ -95,7 +82,9 @@ struct Experiment {
   int num_layers = 0;
   int64_t parameters = 0;
   Scores baseline;
-  std::map<std::string, std::vector<LayerRow>> layers;  // "attention" / "mlp" -> per layer
+  // "attention" / "mlp" -> each sublayer removed alone (probe::RankLayers at T = 1 only), in
+  // layer order.
+  std::map<std::string, std::vector<probe::LayerDamage>> layers;
   std::vector<Variant> variants;
   std::vector<Case> cases;
   // Multiple choice judged again with the evidence items' labels removed: argmax disagreement

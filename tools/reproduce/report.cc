@@ -63,16 +63,17 @@ std::string ScoresTable(const Experiment& e, const ExperimentOptions& o) {
   return out;
 }
 
-std::string LayerTable(const std::vector<LayerRow>& rows) {
+std::string LayerTable(const std::vector<probe::LayerDamage>& rows) {
   std::string out = Header({"layer", "importance cos", "1-cos h (pred)", "1-cos z (pred)",
                             "1-cos p (pred)", "KL (pred)", "top-1 agree", "propagated KL"});
-  for (const LayerRow& r : rows) {
+  for (const probe::LayerDamage& r : rows) {
+    const probe::TemperatureDamage& t = r.temperatures.front();  // T = 1
     out += Row({std::to_string(r.layer), Fix(r.importance, 4),
                 absl::StrCat(Sci(r.ang_h), " (", Sci(r.ang_h_pred), ")"),
                 absl::StrCat(Sci(r.ang_z), " (", Sci(r.ang_z_pred), ")"),
-                absl::StrCat(Sci(r.ang_p), " (", Sci(r.ang_p_pred), ")"),
-                absl::StrCat(Sci(r.kl), " (", Sci(r.kl_pred), ")"), Pct(r.top1) + "%",
-                Sci(r.propagated_kl)});
+                absl::StrCat(Sci(t.ang_p), " (", Sci(t.ang_p_pred), ")"),
+                absl::StrCat(Sci(t.kl), " (", Sci(t.kl_pred), ")"), Pct(r.top1) + "%",
+                Sci(t.propagated_kl)});
   }
   return out;
 }
@@ -194,10 +195,11 @@ std::string Patterns(const Experiment& e, const ExperimentOptions& o) {
   int amplified = 0, total = 0;
   double ratio_sum = 0;
   for (const auto& [name, rows] : e.layers) {
-    for (const LayerRow& r : rows) {
+    for (const probe::LayerDamage& r : rows) {
+      const double ang_p = r.temperatures.front().ang_p;  // T = 1
       ++total;
-      amplified += r.ang_p > r.ang_z && r.ang_p > r.ang_h;
-      ratio_sum += r.ang_z > 0 ? r.ang_p / r.ang_z : 0;
+      amplified += ang_p > r.ang_z && ang_p > r.ang_h;
+      ratio_sum += r.ang_z > 0 ? ang_p / r.ang_z : 0;
     }
   }
   say(amplified * 2 > total, "Probability space is where the deviation grows",
@@ -387,19 +389,20 @@ std::string ReportJson(const Experiment& e, const ExperimentOptions& o) {
   };
   json layers = json::object();
   for (const auto& [name, rows] : e.layers) {
-    for (const LayerRow& r : rows) {
+    for (const probe::LayerDamage& r : rows) {
+      const probe::TemperatureDamage& t = r.temperatures.front();  // T = 1
       layers[name].push_back({{"layer", r.layer},
                               {"importance", r.importance},
                               {"ang_h", r.ang_h},
                               {"ang_h_pred", r.ang_h_pred},
                               {"ang_z", r.ang_z},
                               {"ang_z_pred", r.ang_z_pred},
-                              {"ang_p", r.ang_p},
-                              {"ang_p_pred", r.ang_p_pred},
-                              {"kl", r.kl},
-                              {"kl_pred", r.kl_pred},
+                              {"ang_p", t.ang_p},
+                              {"ang_p_pred", t.ang_p_pred},
+                              {"kl", t.kl},
+                              {"kl_pred", t.kl_pred},
                               {"top1", r.top1},
-                              {"propagated_kl", r.propagated_kl}});
+                              {"propagated_kl", t.propagated_kl}});
     }
   }
   json j = {{"model", e.model_name},
